@@ -1,0 +1,121 @@
+"""The ``jedi-bench`` command. Each sub-command parses its arguments here and calls one function of
+the package (imported lazily, so ``jedi-bench games`` starts fast)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+METHODS_HELP = "world-model variant: jedi, diamond or ae-latent (or a registered variant of your own)"
+PRESETS_HELP = "scale preset: smoke, catch, dev or atari100k"
+
+
+def _call(target: str, **kwargs):
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)(**kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jedi-bench", description=__doc__.split("\n")[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("games", help="list the 26 Atari100k games with their random and human scores")
+    s.set_defaults(run=lambda a: _call("jedi_bench.envs.check:print_games"))
+
+    s = sub.add_parser("env-check", help="run a random policy in one game; print returns and agent steps/s")
+    s.add_argument("--game", required=True, help="one of the 26 Atari100k games, or Catch")
+    s.add_argument("--steps", type=int, default=1000, help="agent steps to run (default 1000)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--test-mode", action="store_true", help="life loss not terminal (the evaluation setting)")
+    s.add_argument("--stochastic-frameskip", action="store_true", help="random frame skip in [2, 6]")
+    s.set_defaults(run=lambda a: _call("jedi_bench.envs.check:env_check", game=a.game, steps=a.steps,
+                                       seed=a.seed, test_mode=a.test_mode,
+                                       stochastic_frameskip=a.stochastic_frameskip))
+
+    s = sub.add_parser("describe", help="print the parameter counts of a method's components")
+    s.add_argument("--method", required=True, help=METHODS_HELP)
+    s.add_argument("--game", default="Breakout", help="game (sets the action-space size)")
+    s.add_argument("--preset", default="atari100k", help=PRESETS_HELP)
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.describe:describe", method=a.method, game=a.game,
+                                       preset=a.preset))
+
+    s = sub.add_parser("train", help="train one agent online; rerunning on an unfinished --out resumes it")
+    s.add_argument("--method", required=True, help=METHODS_HELP)
+    s.add_argument("--game", required=True, help="one of the 26 Atari100k games, or Catch")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preset", default="smoke", help=PRESETS_HELP)
+    s.add_argument("--out", required=True, help="run folder (config, metrics, checkpoints, scores.json)")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.batch_size=16 (repeatable)")
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.run:train", method=a.method, game=a.game,
+                                       seed=a.seed, preset=a.preset, out=a.out, device=a.device,
+                                       overrides=a.overrides))
+
+    s = sub.add_parser("evaluate", help="evaluate a run's final agent (epsilon 0, full games)")
+    s.add_argument("--run", required=True, help="run folder written by `jedi-bench train`")
+    s.add_argument("--episodes", type=int, default=100)
+    s.add_argument("--device", default=None)
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.evaluate:evaluate_run", run=a.run,
+                                       episodes=a.episodes, device=a.device))
+
+    s = sub.add_parser("dream", help="write an imagined rollout next to the real frames (MP4 or GIF)")
+    s.add_argument("--run", required=True, help="run folder written by `jedi-bench train`")
+    s.add_argument("--out", required=True, help="output video: .mp4 or .gif")
+    s.add_argument("--steps", type=int, default=15, help="imagined steps")
+    s.add_argument("--device", default=None)
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.dream:dream", run=a.run, out=a.out, steps=a.steps,
+                                       device=a.device))
+
+    s = sub.add_parser("profile", help="measure a method's compute: step times, sampling speed, peak memory")
+    s.add_argument("--method", required=True, help=METHODS_HELP)
+    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--preset", default="atari100k", help="model sizes to measure (default: the paper's)")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--repeats", type=int, default=10, help="timed repetitions per measurement")
+    s.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    s.add_argument("--channels-last", action="store_true")
+    s.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    s.add_argument("--cuda-graphs", action="store_true", help="CUDA graphs for imagination (cuda only)")
+    s.add_argument("--out", required=True, help="JSON file to write")
+    s.set_defaults(run=lambda a: _call("jedi_bench.compute.profile:profile_cli", method=a.method,
+                                       device=a.device, preset=a.preset, batch_size=a.batch_size,
+                                       repeats=a.repeats, bf16=a.bf16, channels_last=a.channels_last,
+                                       compile=a.compile, cuda_graphs=a.cuda_graphs, out=a.out))
+
+    s = sub.add_parser("aggregate", help="turn finished run folders into tables and figures")
+    s.add_argument("--runs", required=True, nargs="+", help="run folders, or folders that contain them")
+    s.add_argument("--out", required=True, help="output folder (tables/ and figures/ are written inside)")
+    s.add_argument("--compute", nargs="*", default=[], help="profile JSON files for the compute table")
+    s.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions for the intervals")
+    s.set_defaults(run=lambda a: _call("jedi_bench.analysis.report:aggregate", runs=a.runs, out=a.out,
+                                       compute=a.compute, reps=a.reps))
+
+    s = sub.add_parser("published-report", help="build the report of the published results alone")
+    s.add_argument("--out", default="results/published")
+    s.add_argument("--reps", type=int, default=2000)
+    s.set_defaults(run=lambda a: _call("jedi_bench.analysis.report:published_report", out=a.out, reps=a.reps))
+
+    s = sub.add_parser("learning-check", help="train each method on Catch (preset catch) against random play")
+    s.add_argument("--methods", nargs="+", default=["jedi", "diamond", "ae-latent"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--episodes", type=int, default=100)
+    s.add_argument("--out", default="results/learning_check")
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:learning_check", methods=a.methods,
+                                       seed=a.seed, episodes=a.episodes, out=a.out))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"jedi-bench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The one interface every world model implements.
+
+The training loop and the agent only ever talk to a :class:`WorldModel`. They never ask which variant
+it is: they ask it to encode observations into the space the agent reads, to list the components it
+wants trained (each with its own optimizer, learning-rate scales and gradient clip), to sample the
+next observation/latent from a context, to predict reward and termination, and to render what it
+imagines as pixels.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from jedi_bench.data.batch import Batch
+from jedi_bench.worldmodels.config import WorldModelConfig
+
+LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class ParamGroup:
+    """Parameters that share a learning-rate scale (relative to the run's lr) and a weight decay."""
+
+    params: list[nn.Parameter]
+    lr_scale: float = 1.0
+    weight_decay: float = 1e-2
+
+
+@dataclass
+class Component:
+    """One separately optimised part of a world model (e.g. the denoiser, the reward/termination model).
+
+    ``segment_length`` is how many consecutive replay steps one sample of its batch holds;
+    ``loss(batch)`` returns the scalar loss and a dict of float metrics to log.
+    """
+
+    name: str
+    param_groups: list[ParamGroup]
+    loss: LossFn
+    segment_length: int
+    grad_clip: float = 100.0
+    metrics_hint: list[str] = field(default_factory=list)
+
+
+class RewardEndModel(nn.Module, ABC):
+    """Predicts the sign of the reward and termination of the transition (x_t, a_t) -> x_{t+1}."""
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, act: torch.Tensor, x_next: torch.Tensor, state=None):
+        """x, x_next: [B, T, *agent_input_shape]; act: [B, T] long.
+
+        Returns (reward_logits [B, T, 3] for signs (-1, 0, 1), end_logits [B, T, 2], new_state).
+        ``state`` is the LSTM state (None: zeros); T=1 steps it during imagination.
+        """
+
+
+class WorldModel(nn.Module, ABC):
+    """Base class of the three variants (and of any variant a user adds: see ``worldmodels/__init__``)."""
+
+    #: the registry name, e.g. "jedi"
+    name: str = ""
+    #: True when the agent reads latents, False when it reads pixels
+    latent: bool = False
+
+    def __init__(self, cfg: WorldModelConfig, num_actions: int):
+        super().__init__()
+        self.cfg = cfg
+        self.num_actions = num_actions
+
+    # -- what the agent reads ----------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def agent_input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of what the actor-critic and reward model read: (3, 64, 64) or (16, 8, 8)."""
+
+    @abstractmethod
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Map pixels [..., 3, 64, 64] in [-1, 1] to the agent's input space (no gradient; detached)."""
+
+    # -- training ----------------------------------------------------------------------------------
+    @abstractmethod
+    def components(self) -> list[Component]:
+        """The parts trained by the online loop, in the order they are trained each epoch."""
+
+    # -- imagination -------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def reward_end(self) -> RewardEndModel:
+        """The reward/termination model (reads the agent's input space)."""
+
+    @abstractmethod
+    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Sample x_{t+1} [B, *agent_input_shape] from the last ``cfg.context`` inputs
+        context [B, L, *agent_input_shape] and actions [B, L] (the last action is a_t)."""
+
+    # -- looking at it -----------------------------------------------------------------------------
+    @abstractmethod
+    def render(self, x: torch.Tensor) -> torch.Tensor:
+        """Render x [B, *agent_input_shape] as uint8 pixels [B, 64, 64, 3] (for videos only)."""
+
+    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
+        """Statistics of the agent's input that reveal collapse (latent variants override it)."""
+        return {}
+
+    def num_parameters(self) -> dict[str, int]:
+        """Parameter count per top-level child module (printed by ``jedi-bench describe``)."""
+        return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

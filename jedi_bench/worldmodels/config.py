@@ -1,0 +1,104 @@
+"""Typed configuration of the world models (sizes, EDM settings, JEDI switches and ablations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+JediAblation = Literal[
+    "none",                 # the full method
+    "mse",                  # deterministic MSE predictor instead of diffusion
+    "no_denoise_grad",      # no denoising gradient into the encoder
+    "decoder",              # an added decoder with a reconstruction gradient into the encoder
+    "ema",                  # EMA target encoder instead of stop-gradient on the target
+    "no_switch",            # no random switching of the second target's context
+    "no_switch_no_clamp",   # no switching and no 3*tanh(z/3) clamp
+]
+JEDI_ABLATIONS: tuple[str, ...] = JediAblation.__args__  # type: ignore[attr-defined]
+
+
+@dataclass
+class DiffusionConfig:
+    """EDM (Karras et al. 2022) as DIAMOND uses it."""
+
+    sigma_data: float = 0.5
+    sigma_offset_noise: float = 0.3
+    train_log_mean: float = -0.4
+    train_log_std: float = 1.2
+    train_sigma_min: float = 2e-3
+    train_sigma_max: float = 20.0
+    # sampler
+    num_steps: int = 3
+    sigma_min: float = 2e-3
+    sigma_max: float = 5.0
+    rho: float = 7.0
+    order: int = 1          # 1: Euler, 2: Heun
+    s_churn: float = 0.0
+    s_tmin: float = 0.0
+    s_tmax: float = float("inf")
+    s_noise: float = 1.0
+
+    def validate(self) -> None:
+        _positive(self, "sigma_data", "train_log_std", "train_sigma_min", "sigma_min", "sigma_max", "rho")
+        _require(self.num_steps >= 1, f"diffusion.num_steps must be >= 1, got {self.num_steps}")
+        _require(self.order in (1, 2), f"diffusion.order must be 1 (Euler) or 2 (Heun), got {self.order}")
+        _require(self.sigma_min < self.sigma_max, "diffusion.sigma_min must be < sigma_max")
+        _require(self.train_sigma_min < self.train_sigma_max, "diffusion.train_sigma_min must be < train_sigma_max")
+        _require(self.s_churn >= 0, "diffusion.s_churn must be >= 0")
+
+
+@dataclass
+class WorldModelConfig:
+    """Sizes default to the papers' (DIAMOND Atari denoiser, JEDI latent denoiser); presets scale them."""
+
+    context: int = 4                                   # past observations and actions conditioning a prediction
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    cond_channels: int = 256                           # noise + action embedding driving adaptive GroupNorm
+    # pixel denoiser (diamond)
+    pixel_channels: list[int] = field(default_factory=lambda: [64, 64, 64, 64])
+    pixel_depths: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    pixel_attention: list[bool] = field(default_factory=lambda: [False, False, False, False])
+    # latent space (jedi, ae-latent)
+    latent_channels: int = 16
+    encoder_channels: list[int] = field(default_factory=lambda: [32, 32, 32, 16])
+    latent_clamp: float = 3.0                          # C(z) = clamp * tanh(z / clamp)
+    latent_denoiser_channels: int = 160                # one U-Net level at 8x8
+    latent_denoiser_depth: int = 4
+    # reward / termination model
+    rew_end_channels: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
+    rew_end_lstm: int = 512
+    # jedi
+    encoder_lr_scale: float = 0.3
+    switch_prob: float = 0.5
+    ema_decay: float = 0.995
+    ablation: str = "none"
+    probe_decoder: bool = True                         # detached probe decoder, only to render imagined latents
+    # ae-latent
+    ae_decoder_channels: list[int] = field(default_factory=lambda: [16, 32, 32, 32])
+    ae_perceptual: bool = False
+
+    def validate(self) -> None:
+        self.diffusion.validate()
+        _require(self.context >= 1, f"world_model.context must be >= 1, got {self.context}")
+        _require(len(self.pixel_channels) == len(self.pixel_depths) == len(self.pixel_attention),
+                 "world_model.pixel_channels, pixel_depths and pixel_attention must have the same length")
+        _require(len(self.encoder_channels) == 4, "world_model.encoder_channels must have 4 stages (64 -> 8)")
+        _require(self.encoder_channels[-1] == self.latent_channels,
+                 "world_model.encoder_channels[-1] must equal latent_channels")
+        _positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
+                  "latent_denoiser_depth", "rew_end_lstm", "encoder_lr_scale")
+        _require(0.0 <= self.switch_prob <= 1.0, f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")
+        _require(0.0 < self.ema_decay < 1.0, "world_model.ema_decay must be in (0, 1)")
+        _require(self.ablation in JEDI_ABLATIONS,
+                 f"world_model.ablation must be one of {', '.join(JEDI_ABLATIONS)}, got {self.ablation!r}")
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+def _positive(cfg, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        _require(value > 0, f"{type(cfg).__name__}.{name} must be > 0, got {value}")
