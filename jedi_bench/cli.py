@@ -17,11 +17,11 @@ def _call(target: str, **kwargs):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jedi-bench", description=__doc__.split("\n")[0] if __doc__ else None)
+    p = argparse.ArgumentParser(prog="jedi-bench", description="Diffusion world models for online model-based RL on Atari100k: train, evaluate, profile, aggregate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("games", help="list the 26 Atari100k games with their random and human scores")
-    s.set_defaults(run=lambda a: _call("jedi_bench.envs.check:print_games"))
+    s.set_defaults(run=lambda a: _call("jedi_bench.reference:print_games"))
 
     s = sub.add_parser("env-check", help="run a random policy in one game; print returns and agent steps/s")
     s.add_argument("--game", required=True, help="one of the 26 Atari100k games, or Catch")
