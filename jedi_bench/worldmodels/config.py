@@ -67,6 +67,8 @@ class WorldModelConfig:
     # reward / termination model
     rew_end_channels: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
     rew_end_lstm: int = 512
+    rew_end_seq_len: int = 19                          # context 4 + horizon 15, as in DIAMOND
+    extra_ar_targets: int = 1                          # extra autoregressive denoiser targets per sample
     # jedi
     encoder_lr_scale: float = 0.3
     switch_prob: float = 0.5
@@ -85,6 +87,8 @@ class WorldModelConfig:
         _require(len(self.encoder_channels) == 4, "world_model.encoder_channels must have 4 stages (64 -> 8)")
         _require(self.encoder_channels[-1] == self.latent_channels,
                  "world_model.encoder_channels[-1] must equal latent_channels")
+        _require(self.rew_end_seq_len > self.context, "world_model.rew_end_seq_len must be > context")
+        _require(self.extra_ar_targets >= 0, "world_model.extra_ar_targets must be >= 0")
         _positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
                   "latent_denoiser_depth", "rew_end_lstm", "encoder_lr_scale")
         _require(0.0 <= self.switch_prob <= 1.0, f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")
