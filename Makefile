@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine (see README): `make smoke` and `make test`.
+# torch is installed first, pinned (2.13.0): a plain `pip install torch` pulls a multi-GB CUDA build.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: setup smoke test lint published clean-smoke
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+smoke: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile workflows/config/smoke.yaml all
+
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check jedi_bench tests
+
+published: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jedi-bench published-report --out results/published
