@@ -1,1 +1,1 @@
-"""agent"""
+"""The agent: lambda-returns, actor-critic losses, imagination in a world model, its training component."""
