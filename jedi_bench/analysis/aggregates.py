@@ -1,0 +1,167 @@
+"""Aggregate metrics over games, with rliable's stratified bootstrap intervals.
+
+A method's scores are a matrix runs x games of HNS (rliable's layout). Published baselines only
+give per-game means: they enter as a 1 x games matrix and get point estimates, never intervals,
+because a bootstrap over one "run" would claim a certainty the data does not have.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rliable import library as rly
+from rliable import metrics
+
+from jedi_bench.analysis.published import human_optimal_games
+
+# Metrics that get bootstrap intervals, in rliable's definitions (mean/median of per-game means,
+# IQM and optimality gap over all runs and games).
+INTERVAL_METRICS = ("mean_hns", "median_hns", "iqm", "optimality_gap")
+
+
+@dataclass
+class MethodScores:
+    """HNS of one method: ``matrix`` is runs x games; ``bootstrap`` False for published point data."""
+
+    name: str
+    games: list[str]
+    matrix: np.ndarray
+    bootstrap: bool = True
+    source: str = "suite"
+
+    def __post_init__(self):
+        self.matrix = np.asarray(self.matrix, dtype=float)
+        if self.matrix.ndim != 2 or self.matrix.shape[1] != len(self.games):
+            raise ValueError(f"{self.name}: score matrix shape {self.matrix.shape} does not match "
+                             f"{len(self.games)} games")
+        if np.isnan(self.matrix).any():
+            raise ValueError(f"{self.name}: score matrix has missing values")
+
+    @property
+    def per_game(self) -> pd.Series:
+        return pd.Series(self.matrix.mean(axis=0), index=self.games)
+
+    def restrict(self, games: list[str]) -> MethodScores:
+        idx = [self.games.index(g) for g in games]
+        return MethodScores(self.name, list(games), self.matrix[:, idx], self.bootstrap, self.source)
+
+
+def harmonic_hns(per_game_hns: np.ndarray) -> float:
+    """Har-HNS = (mean_i 1/(HNS_i + 0.1))^-1: dominated by the worst games, so a method cannot hide
+    failures behind a few superhuman scores. Undefined (NaN) when some HNS <= -0.1."""
+    x = np.asarray(per_game_hns, dtype=float) + 0.1
+    if (x <= 0).any():
+        return float("nan")
+    return float(1.0 / np.mean(1.0 / x))
+
+
+def interval_metrics(matrix: np.ndarray) -> np.ndarray:
+    """[mean, median, IQM, optimality gap] of a runs x games matrix (the bootstrapped function)."""
+    return np.array([
+        metrics.aggregate_mean(matrix),
+        metrics.aggregate_median(matrix),
+        metrics.aggregate_iqm(matrix),
+        metrics.aggregate_optimality_gap(matrix),
+    ])
+
+
+def point_metrics(scores: MethodScores) -> dict[str, float]:
+    """Every aggregate of one method, as point estimates over the games it covers."""
+    per_game = scores.per_game
+    human, agent = human_optimal_games()
+    in_human = [g for g in scores.games if g in human]
+    in_agent = [g for g in scores.games if g in agent]
+    mean, median, iqm, gap = interval_metrics(scores.matrix)
+    return {
+        "mean_hns": float(mean),
+        "median_hns": float(median),
+        "iqm": float(iqm),
+        "optimality_gap": float(gap),
+        "n_superhuman": int((per_game >= 1.0).sum()),
+        "har_hns": harmonic_hns(per_game.to_numpy()),
+        "human_optimal_mean": float(per_game[in_human].mean()) if in_human else float("nan"),
+        "agent_optimal_mean": float(per_game[in_agent].mean()) if in_agent else float("nan"),
+        "human_optimal_games": len(in_human),
+        "agent_optimal_games": len(in_agent),
+    }
+
+
+def _random_state(seed: int) -> np.random.RandomState:
+    return np.random.RandomState(seed)
+
+
+def bootstrap_intervals(matrix: np.ndarray, reps: int, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% stratified bootstrap intervals (over runs, within each game) of the four interval metrics."""
+    if reps < 1:
+        raise ValueError(f"reps must be >= 1, got {reps}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # arch deprecates random_state; rliable still uses it
+        _, intervals = rly.get_interval_estimates({"m": matrix}, interval_metrics, reps=reps,
+                                                  random_state=_random_state(seed))
+    lo, hi = intervals["m"]
+    return {name: (float(lo[i]), float(hi[i])) for i, name in enumerate(INTERVAL_METRICS)}
+
+
+def aggregate_table(methods: list[MethodScores], reps: int, seed: int = 0) -> pd.DataFrame:
+    """One row per method: point estimates, intervals where the method has several runs per game,
+    and which games the aggregates are over."""
+    rows = []
+    for i, m in enumerate(methods):
+        row = {"method": m.name, "source": m.source, "games": len(m.games), "runs_per_game": m.matrix.shape[0]}
+        row.update(point_metrics(m))
+        can_bootstrap = m.bootstrap and m.matrix.shape[0] > 1
+        intervals = bootstrap_intervals(m.matrix, reps, seed + i) if can_bootstrap else {}
+        for name in INTERVAL_METRICS:
+            row[f"{name}_lo"], row[f"{name}_hi"] = intervals.get(name, (float("nan"), float("nan")))
+        row["intervals"] = "95% stratified bootstrap" if can_bootstrap else "point estimate"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int = 0) -> pd.DataFrame:
+    """P(X > Y) for every ordered pair, over the games both cover (rliable's definition: the
+    Mann-Whitney probability per game, averaged over games). Intervals only when both have several runs."""
+    rows = []
+    for i, x in enumerate(methods):
+        for j, y in enumerate(methods):
+            if i == j:
+                continue
+            common = [g for g in x.games if g in y.games]
+            if not common:
+                continue
+            xs, ys = x.restrict(common).matrix, y.restrict(common).matrix
+            p = float(metrics.probability_of_improvement(xs, ys))
+            lo = hi = float("nan")
+            if x.bootstrap and y.bootstrap and xs.shape[0] > 1 and ys.shape[0] > 1 and reps > 0:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    _, ci = rly.get_interval_estimates(
+                        {"pair": [xs, ys]},
+                        lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
+                        reps=reps, random_state=_random_state(seed + 1000 * i + j))
+                lo, hi = float(ci["pair"][0][0]), float(ci["pair"][1][0])
+            rows.append({"x": x.name, "y": y.name, "games": len(common), "probability": p, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows, columns=["x", "y", "games", "probability", "lo", "hi"])
+
+
+def performance_profiles(methods: list[MethodScores], taus: np.ndarray, reps: int,
+                         seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Fraction of runs (x games) with HNS > tau, for each tau, with 95% bands for bootstrapped methods.
+
+    This is rliable's ``create_performance_profile`` (its ``score_distributions`` under
+    ``get_interval_estimates``), called so that a seed can be passed: the wrapper takes none."""
+    out = {}
+    for i, m in enumerate(methods):
+        profile = rly.score_distributions(m.matrix, taus)
+        band = None
+        if m.bootstrap and m.matrix.shape[0] > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                _, ci = rly.get_interval_estimates({"m": m.matrix}, lambda s: rly.score_distributions(s, taus),
+                                                   reps=reps, random_state=_random_state(seed + i))
+            band = ci["m"]
+        out[m.name] = (profile, band)
+    return out

@@ -1,0 +1,71 @@
+"""Published reference data as the analysis needs it: random/human scores, per-game means, aggregates
+and compute figures of other papers.
+
+The package's loader (``jedi_bench.reference``, reading ``baselines/*.csv``) is the single source; this
+module only adapts it to the analysis and derives the Human-Optimal / Agent-Optimal game split from it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from jedi_bench import reference
+from jedi_bench.envs.games import ATARI100K_GAMES
+
+# DESIGN.md section 7: a game is Human-Optimal when these methods' average HNS on it is <= 0.75.
+SPLIT_METHODS = ("IRIS", "TWM", "DreamerV3-2023", "STORM")
+SPLIT_THRESHOLD = 0.75
+
+# Published world-model agents drawn next to the suite's own methods in its figures (tables list all).
+WORLD_MODEL_BASELINES = ("DIAMOND", "IRIS", "DreamerV3-2023", "STORM", "TWM", "Delta-IRIS", "Simulus")
+
+
+def random_human() -> pd.DataFrame:
+    """Index game, columns random and human, in the order of the 26 games."""
+    return reference.random_human()
+
+
+def published_per_game() -> pd.DataFrame:
+    """Long table: method, game, score (per-game means as the papers publish them)."""
+    return reference.published_per_game()[["method", "game", "score"]]
+
+
+def published_aggregates() -> pd.DataFrame:
+    return reference.published_aggregates()
+
+
+def published_compute() -> pd.DataFrame:
+    return reference.published_compute()
+
+
+def published_score_wide(complete_only: bool = True) -> pd.DataFrame:
+    """Games x methods of published per-game means; by default only methods with all 26 games."""
+    wide = reference.published_scores_wide()
+    if complete_only:
+        wide = wide.loc[:, wide.notna().all()]
+    return wide
+
+
+@cache
+def human_optimal_games() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(Human-Optimal, Agent-Optimal) games, computed from the published per-game means of
+    ``SPLIT_METHODS``: a game on which these strong agents stay far below humans is Human-Optimal."""
+    from jedi_bench.analysis.hns import normalize_wide
+
+    wide = published_score_wide(complete_only=False)
+    missing = [m for m in SPLIT_METHODS if m not in wide.columns or wide[m].isna().any()]
+    if missing:
+        raise ValueError(f"the Human/Agent-Optimal split needs all 26 published scores of {missing}")
+    average = normalize_wide(wide[list(SPLIT_METHODS)]).mean(axis=1)
+    human = tuple(g for g in ATARI100K_GAMES if average[g] <= SPLIT_THRESHOLD)
+    agent = tuple(g for g in ATARI100K_GAMES if average[g] > SPLIT_THRESHOLD)
+    return human, agent
+
+
+def split_label(games: list[str]) -> np.ndarray:
+    """'human' or 'agent' per game (for table columns)."""
+    human, _ = human_optimal_games()
+    return np.array(["human-optimal" if g in human else "agent-optimal" for g in games])

@@ -1,0 +1,46 @@
+"""Writing one table three ways: CSV (for scripts), Markdown (for the report) and LaTeX (for papers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jedi_bench.io import atomic_write_text
+
+
+def _formatted(table: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """Floats rounded for reading; integers and text untouched; missing values shown as '-'."""
+    out = table.copy().astype(object)
+    for col in table.columns:
+        values = table[col]
+        if pd.api.types.is_float_dtype(values):
+            out[col] = [("-" if pd.isna(v) else (f"{round(v, digits) + 0.0:.{digits}f}" if abs(v) < 1e5 else f"{v:.3g}"))
+                        for v in values]
+        else:
+            out[col] = ["-" if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in values]
+    return out
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text
+
+
+def write_table(table: pd.DataFrame, stem: str | Path, caption: str, digits: int = 3,
+                display: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``stem``.csv (full precision), .md and .tex (rounded, with the caption); return the paths.
+    ``display``, when given, is what the Markdown and LaTeX show instead (e.g. intervals as text)."""
+    stem = Path(stem)
+    csv, md, tex = stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")
+    atomic_write_text(csv, table.to_csv())
+    shown = _formatted(table if display is None else display, digits)
+    atomic_write_text(md, f"{caption}\n\n{shown.to_markdown()}\n")
+    shown.index = [_latex_escape(str(i)) for i in shown.index]
+    shown.columns = [_latex_escape(str(c)) for c in shown.columns]
+    shown = shown.map(lambda v: _latex_escape(v) if isinstance(v, str) else v)
+    latex = shown.to_latex(caption=_latex_escape(caption), label=f"tab:{stem.name}", escape=False)
+    atomic_write_text(tex, latex)
+    return [csv, md, tex]
