@@ -39,15 +39,17 @@ def actor_critic_loss(traj: Trajectory, cfg: AgentConfig) -> tuple[torch.Tensor,
     mean_entropy = _masked_mean(entropy, weights, count)
     loss = policy_loss + value_loss - cfg.entropy_weight * mean_entropy
 
-    metrics = {
-        "loss": loss.item(),
-        "policy_loss": policy_loss.item(),
-        "value_loss": value_loss.item(),
-        "entropy": mean_entropy.item(),
-        "lambda_return": _masked_mean(returns, weights, count).item(),
-        "value": _masked_mean(values.detach(), weights, count).item(),
-        "advantage_abs": _masked_mean(advantages.abs(), weights, count).item(),
-        "imagined_reward": _masked_mean(traj.rewards, weights, count).item(),
-        "imagined_end_rate": traj.ends.any(dim=1).float().mean().item(),
+    stats = {
+        "loss": loss,
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": mean_entropy,
+        "lambda_return": _masked_mean(returns, weights, count),
+        "value": _masked_mean(values.detach(), weights, count),
+        "advantage_abs": _masked_mean(advantages.abs(), weights, count),
+        "imagined_reward": _masked_mean(traj.rewards, weights, count),
+        "imagined_end_rate": traj.ends.any(dim=1).float().mean(),
     }
-    return loss, metrics
+    # one device-to-host copy for all metrics instead of one synchronisation per metric
+    values_host = torch.stack([v.detach().float() for v in stats.values()]).tolist()
+    return loss, dict(zip(stats, values_host))
