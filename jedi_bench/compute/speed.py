@@ -1,0 +1,141 @@
+"""Speed switches, applied the same way wherever models are trained or profiled.
+
+Each switch of :class:`~jedi_bench.train.config.SpeedConfig` is one function here, so the training
+loop and ``jedi-bench profile`` cannot drift apart: what the profile measures is what a run does.
+
+- ``bf16``: bf16 autocast around forward passes (no grad scaler needed: bf16 keeps fp32's range).
+- ``channels_last``: module weights and image inputs in NHWC layout, which cuDNN/oneDNN convolutions
+  prefer, most of all under bf16.
+- ``compile``: ``torch.compile`` of every network, in place (state-dict keys stay unchanged, so
+  checkpoints do not depend on the switch).
+- ``cuda_graphs``: the world model's sampling step (the inner loop of imagination: a few denoiser
+  calls per imagined frame) is captured once per input shape and replayed, removing the Python and
+  kernel-launch overhead that dominates small-batch diffusion sampling.
+- fused AdamW is not a switch: it is used wherever the device has the fused kernel (it computes the
+  same update as the for-loop implementation) and recorded by :func:`optimizer_impl`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+from jedi_bench.train.config import SpeedConfig
+from jedi_bench.worldmodels.base import ParamGroup
+
+#: devices with a fused AdamW kernel in the pinned torch (2.13): cuda and cpu among them
+_FUSED_ADAMW_DEVICES = ("cuda", "cpu", "xpu", "mps")
+
+
+def check_speed(speed: SpeedConfig, device: torch.device) -> None:
+    """Reject switch combinations the device cannot honour, before any model is built."""
+    if speed.cuda_graphs and device.type != "cuda":
+        raise ValueError(f"cuda_graphs needs a CUDA device, got device {str(device)!r}")
+
+
+def autocast(speed: SpeedConfig, device: torch.device, cache_enabled: bool = True):
+    """bf16 autocast when the switch is on, a no-op context otherwise."""
+    if not speed.bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
+
+
+def prepare_modules(modules: Iterable[nn.Module], speed: SpeedConfig) -> None:
+    """Apply the layout and compilation switches to networks (in place; parameters keep their identity).
+
+    Pass the top-level networks (e.g. a world model's children and the actor-critic): compiling
+    the leaves that are actually called keeps each graph small and the callers' Python untouched.
+    """
+    for module in modules:
+        if speed.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if speed.compile:
+            module.compile()
+
+
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Image tensors [..., C, H, W] in NHWC memory order; other tensors unchanged.
+
+    A [B, T, C, H, W] sequence is laid out so that ``x.flatten(0, 1)`` (how models fold time into
+    the batch) is a channels_last view without a copy.
+    """
+    if x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    if x.dim() == 5:
+        return x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    return x
+
+
+def optimizer_impl(device: torch.device) -> str:
+    """"fused" where the device has a fused AdamW kernel, else "foreach" (the multi-tensor version)."""
+    return "fused" if device.type in _FUSED_ADAMW_DEVICES else "foreach"
+
+
+def make_adamw(param_groups: list[ParamGroup], lr: float, eps: float, device: torch.device) -> torch.optim.AdamW:
+    """One AdamW over a component's parameter groups (each with its lr scale and weight decay)."""
+    groups = [{"params": g.params, "lr": lr * g.lr_scale, "weight_decay": g.weight_decay}
+              for g in param_groups if g.params]
+    if not groups:
+        raise ValueError("a component has no parameters to optimise")
+    impl = optimizer_impl(device)
+    return torch.optim.AdamW(groups, lr=lr, eps=eps, fused=impl == "fused", foreach=impl == "foreach" or None)
+
+
+class GraphedSampler:
+    """``sample_next`` replayed from CUDA graphs, one graph per (context, actions) shape and dtype.
+
+    Install it with :func:`use_cuda_graphs`; the world model's own Python runs once per shape (at
+    capture), then each call is two copies into static inputs and one graph replay. The result is
+    cloned because the graph's output buffer is overwritten by the next replay.
+    """
+
+    def __init__(self, sample_next: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], speed: SpeedConfig,
+                 device: torch.device, warmup: int = 3):
+        self.sample_next = sample_next
+        self.speed = speed
+        self.device = device
+        self.warmup = warmup
+        self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        key = (tuple(context.shape), context.dtype, tuple(actions.shape), actions.dtype)
+        if key not in self.graphs:
+            self.graphs[key] = self._capture(context, actions)
+        graph, static_ctx, static_act, static_out = self.graphs[key]
+        static_ctx.copy_(context)
+        static_act.copy_(actions)
+        graph.replay()
+        return static_out.clone()
+
+    def _capture(self, context: torch.Tensor, actions: torch.Tensor):
+        static_ctx, static_act = context.detach().clone(), actions.detach().clone()
+        # Autocast's weight cache must be off under capture: cached casts would be freed after it.
+        amp = autocast(self.speed, self.device, cache_enabled=False)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side), torch.no_grad(), amp:
+            for _ in range(self.warmup):
+                self.sample_next(static_ctx, static_act)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), torch.no_grad(), amp:
+            static_out = self.sample_next(static_ctx, static_act)
+        return graph, static_ctx, static_act, static_out
+
+
+def use_cuda_graphs(world_model: nn.Module, speed: SpeedConfig, device: torch.device) -> None:
+    """Route ``world_model.sample_next`` (used by imagination and by sampling) through CUDA graphs."""
+    check_speed(speed, device)
+    if speed.cuda_graphs and not isinstance(world_model.sample_next, GraphedSampler):
+        world_model.sample_next = GraphedSampler(world_model.sample_next, speed, device)
+
+
+def apply_speed(modules: Iterable[nn.Module], world_model: nn.Module, speed: SpeedConfig,
+                device: torch.device) -> None:
+    """All switches that change models, in the order they must be applied (layout, compile, graphs)."""
+    check_speed(speed, device)
+    prepare_modules(modules, speed)
+    use_cuda_graphs(world_model, speed, device)
