@@ -7,7 +7,7 @@ because a bootstrap over one "run" would claim a certainty the data does not hav
 
 from __future__ import annotations
 
-import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,18 +89,26 @@ def point_metrics(scores: MethodScores) -> dict[str, float]:
     }
 
 
-def _random_state(seed: int) -> np.random.RandomState:
-    return np.random.RandomState(seed)
+@contextmanager
+def seeded(seed: int):
+    """Seed numpy's global generator for the duration of a bootstrap, then restore it.
+
+    rliable's stratified bootstrap draws its resampling indices from ``np.random`` directly (its
+    ``random_state`` argument does not reach them), so this is what makes intervals reproducible."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def bootstrap_intervals(matrix: np.ndarray, reps: int, seed: int = 0) -> dict[str, tuple[float, float]]:
     """95% stratified bootstrap intervals (over runs, within each game) of the four interval metrics."""
     if reps < 1:
         raise ValueError(f"reps must be >= 1, got {reps}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # arch deprecates random_state; rliable still uses it
-        _, intervals = rly.get_interval_estimates({"m": matrix}, interval_metrics, reps=reps,
-                                                  random_state=_random_state(seed))
+    with seeded(seed):
+        _, intervals = rly.get_interval_estimates({"m": matrix}, interval_metrics, reps=reps)
     lo, hi = intervals["m"]
     return {name: (float(lo[i]), float(hi[i])) for i, name in enumerate(INTERVAL_METRICS)}
 
@@ -136,12 +144,10 @@ def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int
             p = float(metrics.probability_of_improvement(xs, ys))
             lo = hi = float("nan")
             if x.bootstrap and y.bootstrap and xs.shape[0] > 1 and ys.shape[0] > 1 and reps > 0:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
+                with seeded(seed + 1000 * i + j):
                     _, ci = rly.get_interval_estimates(
-                        {"pair": [xs, ys]},
-                        lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
-                        reps=reps, random_state=_random_state(seed + 1000 * i + j))
+                        {"pair": [xs, ys]}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
+                        reps=reps)
                 lo, hi = float(ci["pair"][0][0]), float(ci["pair"][1][0])
             rows.append({"x": x.name, "y": y.name, "games": len(common), "probability": p, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=["x", "y", "games", "probability", "lo", "hi"])
@@ -149,19 +155,14 @@ def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int
 
 def performance_profiles(methods: list[MethodScores], taus: np.ndarray, reps: int,
                          seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """Fraction of runs (x games) with HNS > tau, for each tau, with 95% bands for bootstrapped methods.
-
-    This is rliable's ``create_performance_profile`` (its ``score_distributions`` under
-    ``get_interval_estimates``), called so that a seed can be passed: the wrapper takes none."""
+    """Fraction of runs (x games) with HNS > tau, for each tau (rliable's score distributions), with
+    95% bands for methods that have several runs per game."""
     out = {}
     for i, m in enumerate(methods):
-        profile = rly.score_distributions(m.matrix, taus)
-        band = None
         if m.bootstrap and m.matrix.shape[0] > 1:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                _, ci = rly.get_interval_estimates({"m": m.matrix}, lambda s: rly.score_distributions(s, taus),
-                                                   reps=reps, random_state=_random_state(seed + i))
-            band = ci["m"]
-        out[m.name] = (profile, band)
+            with seeded(seed + i):
+                profile, bands = rly.create_performance_profile({m.name: m.matrix}, taus, reps=reps)
+            out[m.name] = (profile[m.name], bands[m.name])
+        else:
+            out[m.name] = (rly.score_distributions(m.matrix, taus), None)
     return out
