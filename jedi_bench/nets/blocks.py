@@ -1,0 +1,121 @@
+"""Building blocks shared by every network: Fourier noise features, adaptive GroupNorm, residual blocks,
+self-attention and resampling. Sizes follow DIAMOND's U-Net (GroupNorm groups of about 32 channels)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GROUP_SIZE = 32
+
+
+def num_groups(channels: int) -> int:
+    """GroupNorm groups of about GROUP_SIZE channels that divide ``channels`` (1 group for tiny nets)."""
+    groups = max(1, channels // GROUP_SIZE)
+    while channels % groups:
+        groups -= 1
+    return groups
+
+
+def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class FourierFeatures(nn.Module):
+    """Random Fourier features of a scalar (the EDM noise level c_noise): [B] -> [B, dim]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"FourierFeatures needs an even dimension, got {dim}")
+        self.register_buffer("freqs", torch.randn(1, dim // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = 2 * math.pi * x.float().unsqueeze(1) @ self.freqs
+        return torch.cat([f.cos(), f.sin()], dim=1)
+
+
+class AdaGroupNorm(nn.Module):
+    """GroupNorm whose scale and shift are predicted from a conditioning vector (noise level + actions).
+
+    With ``cond_channels == 0`` it is a plain GroupNorm with learned affine (unconditioned networks such
+    as the JEDI encoder share the block code).
+    """
+
+    def __init__(self, channels: int, cond_channels: int):
+        super().__init__()
+        self.groups = num_groups(channels)
+        self.linear = nn.Linear(cond_channels, 2 * channels) if cond_channels else None
+        self.norm = None if cond_channels else nn.GroupNorm(self.groups, channels)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        if self.linear is None:
+            return self.norm(x)
+        x = F.group_norm(x, self.groups)
+        scale, shift = self.linear(cond)[:, :, None, None].chunk(2, dim=1)
+        return x * (1 + scale) + shift
+
+
+class SelfAttention2d(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map, residual, output projection at zero."""
+
+    def __init__(self, channels: int, head_dim: int = 8):
+        super().__init__()
+        self.heads = max(1, channels // head_dim)
+        self.norm = nn.GroupNorm(num_groups(channels), channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
+        y = F.scaled_dot_product_attention(q, k, v)                 # [b, heads, hw, c/heads]
+        y = y.transpose(-1, -2).reshape(b, c, h, w)
+        return x + self.out(y)
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block: (Ada)GN-SiLU-conv twice, 1x1 skip projection when widths differ,
+    optional self-attention after. The second conv starts at zero so each block starts as the identity."""
+
+    def __init__(self, in_channels: int, out_channels: int, cond_channels: int = 0, attention: bool = False):
+        super().__init__()
+        self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.norm1 = AdaGroupNorm(in_channels, cond_channels)
+        self.conv1 = conv3x3(in_channels, out_channels)
+        self.norm2 = AdaGroupNorm(out_channels, cond_channels)
+        self.conv2 = conv3x3(out_channels, out_channels)
+        nn.init.zeros_(self.conv2.weight)
+        self.attn = SelfAttention2d(out_channels) if attention else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x, cond)))
+        h = self.conv2(F.silu(self.norm2(h, cond)))
+        return self.attn(self.skip(x) + h)
+
+
+class Downsample(nn.Module):
+    """Halve the resolution with a strided 3x3 convolution."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    """Double the resolution: nearest-neighbour then a 3x3 convolution (no checkerboard artefacts)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = conv3x3(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))

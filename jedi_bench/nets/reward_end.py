@@ -1,0 +1,89 @@
+"""Reward/termination model (DIAMOND's): an action-conditioned CNN reads each transition (x_t, x_{t+1}),
+an LSTM carries memory along the sequence, heads predict the reward sign (3 classes) and termination
+(2 classes). It reads pixels (3x64x64) or latents (16x8x8): the CNN downsamples to 8x8 either way
+(DIAMOND's LSTM reads 32 x 8 x 8 = 2048 features)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jedi_bench.data.batch import Batch
+from jedi_bench.nets.blocks import Downsample, ResBlock, conv3x3
+from jedi_bench.worldmodels.base import RewardEndModel
+
+FINAL_SIZE = 8
+
+# sample_next(context [B, L, ...], actions [B, L]) -> x_next [B, ...]
+SampleNext = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class RewardEndNet(RewardEndModel):
+    def __init__(self, in_channels: int, size: int, num_actions: int, channels: list[int], depth: int,
+                 cond_channels: int, lstm: int):
+        super().__init__()
+        if size < FINAL_SIZE or size & (size - 1):
+            raise ValueError(f"RewardEndNet input size must be a power of two >= {FINAL_SIZE}, got {size}")
+        self.act_emb = nn.Embedding(num_actions, cond_channels)
+        self.conv_in = conv3x3(2 * in_channels, channels[0])
+        self.blocks = nn.ModuleList()
+        c_prev = channels[0]
+        for c in channels:
+            for _ in range(depth):
+                self.blocks.append(ResBlock(c_prev, c, cond_channels))
+                c_prev = c
+            if size > FINAL_SIZE:
+                self.blocks.append(Downsample(c))
+                size //= 2
+        if size != FINAL_SIZE:
+            raise ValueError(f"RewardEndNet: {len(channels)} levels cannot reduce the input to {FINAL_SIZE}x{FINAL_SIZE}")
+        self.lstm = nn.LSTM(c_prev * FINAL_SIZE * FINAL_SIZE, lstm, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(lstm, lstm), nn.SiLU(), nn.Linear(lstm, 3 + 2, bias=False))
+
+    def forward(self, x: torch.Tensor, act: torch.Tensor, x_next: torch.Tensor, state=None):
+        b, t = act.shape
+        h = self.conv_in(torch.cat([x, x_next], dim=2).flatten(0, 1))
+        cond = self.act_emb(act.flatten())
+        for block in self.blocks:
+            h = block(h) if isinstance(block, Downsample) else block(h, cond)
+        h, state = self.lstm(F.silu(h).flatten(1).reshape(b, t, -1).float(), state)
+        logits = self.head(h).float()
+        return logits[..., :3], logits[..., 3:], state
+
+
+def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch, sample_next: SampleNext,
+                    context: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """Masked cross-entropy of the reward sign (classes 0, 1, 2 for -1, 0, +1) and of termination.
+
+    x [B, T, ...] is the model's input for every step of the segment (pixels or latents). Transition t
+    is (x_t, a_t) -> x_{t+1} with reward rew[t] and terminal flag end[t] (a truncation is not a
+    termination). Replay stores no observation after an episode's last action, so the last step of a
+    segment has no x_{t+1}: when it is a true terminal the world model's own sample stands in for it
+    (exactly what the model will see in imagination), otherwise that step is left out of the loss.
+    """
+    t = batch.act.shape[1]
+    valid = batch.mask.clone()
+    terminal = batch.end[:, -1] & batch.mask[:, -1]
+    valid[:, -1] = terminal
+    last_next = x[:, -1].detach().clone()
+    if terminal.any():
+        idx = terminal.nonzero().squeeze(1)
+        with torch.no_grad():
+            last_next[idx] = sample_next(x[idx, t - context:].detach(), batch.act[idx, t - context:]).to(x.dtype)
+    x_next = torch.cat([x[:, 1:], last_next[:, None]], dim=1)
+    rew_logits, end_logits, _ = model(x, batch.act, x_next)
+    rew_target = (batch.rew.sign() + 1).long().flatten()
+    end_target = batch.end.long().flatten()
+    m = valid.flatten().float()
+    n = m.sum().clamp_min(1)
+    ce_rew = (F.cross_entropy(rew_logits.flatten(0, 1).float(), rew_target, reduction="none") * m).sum() / n
+    ce_end = (F.cross_entropy(end_logits.flatten(0, 1).float(), end_target, reduction="none") * m).sum() / n
+    with torch.no_grad():
+        rew_acc = ((rew_logits.flatten(0, 1).argmax(-1) == rew_target).float() * m).sum() / n
+        end_acc = ((end_logits.flatten(0, 1).argmax(-1) == end_target).float() * m).sum() / n
+    loss = ce_rew + ce_end
+    return loss, {"loss": loss.item(), "ce_reward": ce_rew.item(), "ce_end": ce_end.item(),
+                  "acc_reward": rew_acc.item(), "acc_end": end_acc.item()}
