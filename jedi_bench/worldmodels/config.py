@@ -63,9 +63,11 @@ class WorldModelConfig:
     encoder_channels: list[int] = field(default_factory=lambda: [32, 32, 32, 16])
     latent_clamp: float = 3.0                          # C(z) = clamp * tanh(z / clamp)
     latent_denoiser_channels: int = 160                # one U-Net level at 8x8
-    latent_denoiser_depth: int = 4
+    latent_denoiser_depth: int = 1                     # res blocks down (+1 up): makes the JEDI agent ~13.6M
     # reward / termination model
     rew_end_channels: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
+    rew_end_depth: int = 2                             # res blocks per CNN level
+    rew_end_cond_channels: int = 128                   # action embedding driving its adaptive GroupNorm
     rew_end_lstm: int = 512
     rew_end_seq_len: int = 19                          # context 4 + horizon 15, as in DIAMOND
     extra_ar_targets: int = 1                          # extra autoregressive denoiser targets per sample
@@ -90,7 +92,10 @@ class WorldModelConfig:
         _require(self.rew_end_seq_len > self.context, "world_model.rew_end_seq_len must be > context")
         _require(self.extra_ar_targets >= 0, "world_model.extra_ar_targets must be >= 0")
         _positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
-                  "latent_denoiser_depth", "rew_end_lstm", "encoder_lr_scale")
+                  "latent_denoiser_depth", "rew_end_depth", "rew_end_cond_channels", "rew_end_lstm",
+                  "encoder_lr_scale")
+        _require(self.cond_channels % self.context == 0,
+                 f"world_model.cond_channels ({self.cond_channels}) must be divisible by context ({self.context})")
         _require(0.0 <= self.switch_prob <= 1.0, f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")
         _require(0.0 < self.ema_decay < 1.0, "world_model.ema_decay must be in (0, 1)")
         _require(self.ablation in JEDI_ABLATIONS,

@@ -1,0 +1,94 @@
+"""``ae-latent``: latent diffusion on *separately trained* latents (JEDI's "AutoEncoder" ablation, the
+family of Horizon Imagination and other two-stage latent world models).
+
+What makes it this variant (compare ``jedi.py``): the encoder belongs to an autoencoder trained on replay
+frames with a reconstruction loss only; its latents are detached before the denoiser, the
+reward/termination model and the agent see them, so no world-model or RL loss shapes the latent space.
+The latent denoiser, its training rule (switching included) and the clamp are the same as JEDI's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from jedi_bench.data.batch import Batch
+from jedi_bench.nets.autoencoder import AutoEncoder, reconstruction_loss
+from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.worldmodels import register
+from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
+from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.worldmodels.latent_denoiser import (
+    LatentDynamics,
+    autoregressive_latent_loss,
+    flat_encode,
+    latent_statistics,
+    soft_clamp,
+)
+from jedi_bench.worldmodels.pixels import pixels_to_uint8
+
+
+@register("ae-latent")
+class AELatentWorldModel(WorldModel):
+    latent = True
+
+    def __init__(self, cfg: WorldModelConfig, num_actions: int):
+        super().__init__(cfg, num_actions)
+        self.autoencoder = AutoEncoder(cfg.encoder_channels, cfg.ae_decoder_channels)
+        self.dynamics = LatentDynamics(cfg, num_actions, deterministic=False, clamp=cfg.latent_clamp)
+        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, num_actions, cfg.rew_end_channels,
+                                        cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
+
+    @property
+    def agent_input_shape(self) -> tuple[int, int, int]:
+        return (self.cfg.latent_channels, 8, 8)
+
+    def _latents(self, obs: torch.Tensor) -> torch.Tensor:
+        return soft_clamp(flat_encode(self.autoencoder.encoder, obs).float(), self.cfg.latent_clamp)
+
+    @torch.no_grad()
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._latents(obs)
+
+    @property
+    def reward_end(self) -> RewardEndModel:
+        return self.reward_end_model
+
+    # -- training ----------------------------------------------------------------------------------
+    def autoencoder_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        valid = batch.mask.flatten()
+        obs = batch.obs.flatten(0, 1)[valid]
+        z = self._latents(obs)
+        loss = reconstruction_loss(self.autoencoder.decoder, z, obs).mean()
+        return loss, {"loss": loss.item(), **latent_statistics(z.detach())}
+
+    def denoiser_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        z = self.encode(batch.obs)                          # detached: the autoencoder is not trained here
+        use_prediction = bool(torch.rand(()) < self.cfg.switch_prob)
+        return autoregressive_latent_loss(self.dynamics, z, z, batch.act, batch.mask,
+                                          self.cfg.extra_ar_targets, use_prediction)
+
+    def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        return reward_end_loss(self.reward_end_model, self.encode(batch.obs), batch, self.sample_next, self.cfg.context)
+
+    def components(self) -> list[Component]:
+        cfg = self.cfg
+        return [
+            Component("autoencoder", [ParamGroup(list(self.autoencoder.parameters()))], self.autoencoder_loss,
+                      segment_length=1, grad_clip=100.0),
+            Component("denoiser", [ParamGroup(list(self.dynamics.parameters()))], self.denoiser_loss,
+                      segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
+            Component("reward_end", [ParamGroup(list(self.reward_end_model.parameters()))], self.reward_end_loss,
+                      segment_length=cfg.rew_end_seq_len, grad_clip=100.0),
+        ]
+
+    # -- imagination -------------------------------------------------------------------------------
+    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        L = self.cfg.context
+        return self.dynamics.sample(context[:, -L:], actions[:, -L:])
+
+    @torch.no_grad()
+    def render(self, x: torch.Tensor) -> torch.Tensor:
+        return pixels_to_uint8(self.autoencoder.decoder(x))
+
+    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
+        return latent_statistics(self.encode(obs).flatten(0, -4))

@@ -1,0 +1,148 @@
+"""``jedi``: Joint Embedding DIffusion. A latent diffusion world model whose latent space is learned end
+to end by the denoising loss itself, JEPA style: no decoder, no reconstruction, no pretrained module.
+
+What makes it this variant (compare ``ae_latent.py``, which differs only here):
+- the encoder is trained *through the context latents* of the denoising loss, at 0.3x the learning rate,
+  and through the reward/termination loss (whose model reads its latents);
+- the target latent and its noised copy are constants (stop-gradient), so predicting them cannot pull
+  the encoder towards a trivial latent; an EMA target encoder is the "ema" ablation;
+- encoder and denoiser outputs are soft-clamped to [-3, 3];
+- the newest context latent of the second target is, with probability 1/2 per batch, the denoiser's own
+  prediction instead of the encoder's (random switching);
+- collapse is watched through per-dimension std and pairwise distances of the latents.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from jedi_bench.data.batch import Batch
+from jedi_bench.nets.autoencoder import Decoder, reconstruction_loss
+from jedi_bench.nets.encoder import Encoder
+from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.worldmodels import register
+from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
+from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.worldmodels.latent_denoiser import (
+    LatentDynamics,
+    autoregressive_latent_loss,
+    flat_encode,
+    latent_statistics,
+    latents_as_rgb,
+    soft_clamp,
+)
+from jedi_bench.worldmodels.pixels import pixels_to_uint8
+
+
+@register("jedi")
+class JediWorldModel(WorldModel):
+    latent = True
+
+    def __init__(self, cfg: WorldModelConfig, num_actions: int):
+        super().__init__(cfg, num_actions)
+        self.ablation = cfg.ablation
+        self.clamp = None if cfg.ablation == "no_switch_no_clamp" else cfg.latent_clamp
+        self.encoder = Encoder(cfg.encoder_channels)
+        self.dynamics = LatentDynamics(cfg, num_actions, deterministic=cfg.ablation == "mse", clamp=self.clamp)
+        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, num_actions, cfg.rew_end_channels,
+                                        cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
+        # "decoder" ablation: a reconstruction head whose gradient reaches the encoder
+        self.decoder = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.ablation == "decoder" else None
+        # "ema" ablation: targets come from a slow copy of the encoder instead of the stop-gradient encoder
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False) if cfg.ablation == "ema" else None
+        # probe decoder on detached latents, only to render imagined rollouts
+        self.probe = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.probe_decoder else None
+
+    @property
+    def agent_input_shape(self) -> tuple[int, int, int]:
+        return (self.cfg.latent_channels, 8, 8)
+
+    def latents(self, obs: torch.Tensor) -> torch.Tensor:
+        """C(E(obs)) with gradient into the encoder: [..., 3, 64, 64] -> [..., 16, 8, 8]."""
+        return soft_clamp(flat_encode(self.encoder, obs).float(), self.clamp)
+
+    @torch.no_grad()
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.latents(obs)
+
+    @property
+    def reward_end(self) -> RewardEndModel:
+        return self.reward_end_model
+
+    # -- training ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _target_latents(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.target_encoder is None:
+            return z.detach()
+        for p_t, p in zip(self.target_encoder.parameters(), self.encoder.parameters()):
+            p_t.lerp_(p.detach(), 1 - self.cfg.ema_decay)
+        for b_t, b in zip(self.target_encoder.buffers(), self.encoder.buffers()):
+            b_t.copy_(b)
+        return soft_clamp(flat_encode(self.target_encoder, obs).float(), self.clamp)
+
+    def denoiser_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        z = self.latents(batch.obs)
+        target = self._target_latents(batch.obs, z)
+        context = z.detach() if self.ablation == "no_denoise_grad" else z
+        if self.ablation in ("no_switch", "no_switch_no_clamp"):
+            use_prediction = True              # always the model's own prediction, DIAMOND's rule
+        else:
+            use_prediction = bool(torch.rand(()) < self.cfg.switch_prob)
+        loss, metrics = autoregressive_latent_loss(self.dynamics, context, target, batch.act, batch.mask,
+                                                   self.cfg.extra_ar_targets, use_prediction)
+        metrics["switched_to_prediction"] = float(use_prediction)
+        if self.decoder is not None:
+            valid = batch.mask.flatten()
+            rec = reconstruction_loss(self.decoder, z.flatten(0, 1)[valid], batch.obs.flatten(0, 1)[valid]).mean()
+            loss = loss + rec
+            metrics.update(loss=loss.item(), reconstruction=rec.item())
+        metrics.update(latent_statistics(z.detach()[batch.mask]))
+        return loss, metrics
+
+    def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        return reward_end_loss(self.reward_end_model, self.latents(batch.obs), batch, self.sample_next, self.cfg.context)
+
+    def probe_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        valid = batch.mask.flatten()
+        obs = batch.obs.flatten(0, 1)[valid]
+        loss = reconstruction_loss(self.probe, self.encode(obs), obs).mean()
+        return loss, {"loss": loss.item()}
+
+    def components(self) -> list[Component]:
+        cfg = self.cfg
+        encoder_group = ParamGroup(list(self.encoder.parameters()), lr_scale=cfg.encoder_lr_scale)
+        denoiser_params = list(self.dynamics.parameters())
+        if self.decoder is not None:
+            denoiser_params += list(self.decoder.parameters())
+        parts = [
+            Component("denoiser", [ParamGroup(denoiser_params), encoder_group], self.denoiser_loss,
+                      segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
+            Component("reward_end", [ParamGroup(list(self.reward_end_model.parameters())), encoder_group],
+                      self.reward_end_loss, segment_length=cfg.rew_end_seq_len, grad_clip=100.0),
+        ]
+        if self.probe is not None:
+            parts.append(Component("probe_decoder", [ParamGroup(list(self.probe.parameters()))], self.probe_loss,
+                                   segment_length=1, grad_clip=100.0))
+        return parts
+
+    # -- imagination -------------------------------------------------------------------------------
+    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        L = self.cfg.context
+        return self.dynamics.sample(context[:, -L:], actions[:, -L:])
+
+    @torch.no_grad()
+    def render(self, x: torch.Tensor) -> torch.Tensor:
+        decoder = self.probe if self.probe is not None else self.decoder
+        if decoder is None:
+            return latents_as_rgb(x, self.clamp or self.cfg.latent_clamp)
+        return pixels_to_uint8(decoder(x))
+
+    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
+        return latent_statistics(self.encode(obs).flatten(0, -4))
+
+    def num_parameters(self) -> dict[str, int]:
+        counts = super().num_parameters()
+        counts.pop("target_encoder", None)     # a copy, not trained
+        return counts
