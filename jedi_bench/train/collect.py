@@ -1,0 +1,166 @@
+"""The agent acting in a real environment: training collection and test episodes.
+
+The agent always acts on ``wm.encode(obs)`` (pixels for ``diamond``, latents for the latent variants)
+with its LSTM state carried through the episode and reset when the episode ends.
+
+:class:`EnvRunner` makes the training env's state *exactly* restorable without pickling an emulator:
+at every real game start it re-seeds the env from the run's own numpy generator and records every
+action (and every life-continuation reset) since then. A checkpoint stores that seed and that list;
+on resume the env is rebuilt, reset with the seed, and the recorded events are replayed. Emulators
+and gymnasium wrappers are deterministic given a seed and actions, so the restored env is the same
+env, and the resumed run continues exactly where the uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from jedi_bench.worldmodels.base import WorldModel
+
+#: an event in the replay log of the env: an action (>= 0) or a reset that continues the same game
+CONTINUE_GAME = -1
+SEED_HIGH = 2**31 - 1
+
+
+def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [-1, 1] (the Batch convention)."""
+    x = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
+    return x.movedim(-1, -3).float().div(127.5).sub(1.0)
+
+
+class Agent:
+    """The policy acting in real envs: the world model's encoder followed by the actor-critic."""
+
+    def __init__(self, wm: WorldModel, actor_critic: torch.nn.Module, device: torch.device, bf16: bool = False):
+        self.wm, self.ac, self.device, self.bf16 = wm, actor_critic, device, bf16
+
+    def initial_state(self):
+        return self.ac.initial_state(1, self.device)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, state, epsilon: float, rng: np.random.Generator) -> tuple[int, tuple]:
+        """Sample an action from the policy (epsilon-greedy on top); returns (action, new LSTM state).
+
+        The LSTM always steps, also when epsilon picks the action, so the state stays a summary of the
+        whole episode. The exploration draw comes from ``rng`` and the policy sample from torch's
+        generator: both are part of the checkpoint, so acting is reproducible after a resume.
+        """
+        x = obs_to_tensor(obs[None], self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, _, state = self.ac(self.wm.encode(x), state)
+        action = int(torch.distributions.Categorical(logits=logits.float()).sample().item())
+        if epsilon > 0 and rng.random() < epsilon:
+            action = int(rng.integers(self.ac.num_actions))
+        return action, state
+
+
+@dataclass
+class StepResult:
+    reward: float
+    terminated: bool
+    truncated: bool
+    episode_return: float | None = None  # set when an episode (one life in training mode) just ended
+
+
+class EnvRunner:
+    """The training env plus everything needed to rebuild its exact state (see the module docstring)."""
+
+    def __init__(self, make_env, rng: np.random.Generator):
+        self.make_env = make_env
+        self.env: gym.Env = make_env()
+        self.rng = rng
+        self.reset_seed = 0
+        self.events: list[int] = []
+        self.obs: np.ndarray | None = None
+        self.episode_return = 0.0
+        self.episode_length = 0
+
+    def start_new_game(self) -> None:
+        self.reset_seed = int(self.rng.integers(SEED_HIGH))
+        self.events = []
+        self.obs, _ = self.env.reset(seed=self.reset_seed)
+
+    def step(self, action: int) -> tuple[np.ndarray, StepResult]:
+        """Step the env; returns (the observation the action was taken on, the result).
+
+        On an episode end the env is reset right away (a new seeded game when the game is really over
+        or truncated, else the same game continues after a lost life), so ``self.obs`` is always a
+        valid observation to act on.
+        """
+        if self.obs is None:
+            self.start_new_game()
+        obs = self.obs
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        self.events.append(action)
+        self.episode_return += float(reward)
+        self.episode_length += 1
+        result = StepResult(float(reward), bool(terminated), bool(truncated))
+        if terminated or truncated:
+            result.episode_return = self.episode_return
+            self.episode_return, self.episode_length = 0.0, 0
+            if truncated or info.get("game_over", True):
+                self.start_new_game()
+            else:
+                self.events.append(CONTINUE_GAME)
+                next_obs, _ = self.env.reset()
+        self.obs = next_obs
+        return obs, result
+
+    # -- checkpointing ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"reset_seed": self.reset_seed, "events": torch.tensor(self.events, dtype=torch.int64),
+                "started": self.obs is not None, "episode_return": self.episode_return,
+                "episode_length": self.episode_length}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Rebuild the env and replay the recorded events from the recorded seed."""
+        self.env.close()
+        self.env = self.make_env()
+        self.reset_seed = int(state["reset_seed"])
+        self.events = [int(e) for e in state["events"].tolist()]
+        self.episode_return = float(state["episode_return"])
+        self.episode_length = int(state["episode_length"])
+        self.obs = None
+        if not state["started"]:
+            return
+        self.obs, _ = self.env.reset(seed=self.reset_seed)
+        for event in self.events:
+            if event == CONTINUE_GAME:
+                self.obs, _ = self.env.reset()
+            else:
+                self.obs, _, _, _, _ = self.env.step(event)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def play_episodes(make_env, agent: Agent, episodes: int, rng: np.random.Generator, epsilon: float = 0.0,
+                  max_steps: int = 0) -> list[float]:
+    """Play ``episodes`` full episodes in a test-mode env (life loss not terminal) and return their returns.
+
+    Each episode starts a new game seeded from ``rng``; ``max_steps > 0`` caps an episode's agent steps
+    (``eval_max_agent_steps``), 0 plays until the game ends or the env's frame cap truncates it.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = make_env()
+    returns = []
+    try:
+        for _ in range(episodes):
+            obs, _ = env.reset(seed=int(rng.integers(SEED_HIGH)))
+            state, total, steps = agent.initial_state(), 0.0, 0
+            while True:
+                action, state = agent.act(obs, state, epsilon, rng)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                steps += 1
+                if terminated or truncated or (max_steps > 0 and steps >= max_steps):
+                    break
+            returns.append(total)
+    finally:
+        env.close()
+    return returns

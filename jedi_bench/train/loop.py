@@ -1,0 +1,293 @@
+"""The online loop: DIAMOND's schedule (DESIGN.md section 4) for any world model.
+
+Epoch 1 collects the initial data (at least ``initial_collect_steps`` steps with the initial policy,
+extended by ``initial_collect_chunk`` steps up to ``initial_collect_max`` until
+``initial_collect_min_rewards`` non-zero rewards were seen) and trains with the first-epoch update
+counts. Every later epoch collects ``collect_steps_per_epoch`` steps, then trains each world-model
+component ``world_model_updates`` times and the actor-critic ``actor_critic_updates`` times, until
+``total_env_steps`` agent steps were taken; then ``final_train_epochs`` epochs only train.
+
+The whole state of the loop (models, optimisers, schedulers, counters, replay size, RNG states, env
+state, the actor's LSTM state) is in :meth:`Trainer.state_dict`, so a killed run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jedi_bench.train import checkpoint as ckpt
+from jedi_bench.train.collect import Agent, EnvRunner, play_episodes
+from jedi_bench.train.config import RunConfig
+from jedi_bench.train.logger import RunLogger
+from jedi_bench.train.optim import ComponentOptimizer, mean_metrics
+
+
+def seed_everything(seed: int, device: torch.device) -> np.random.Generator:
+    """Seed python, numpy and torch; deterministic kernels on CPU. Returns the run's numpy generator."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return np.random.default_rng(seed)
+
+
+def env_factory(cfg: RunConfig, test_mode: bool):
+    """A zero-argument function building the run's env (training or test mode)."""
+    from jedi_bench.envs import make_env
+
+    return lambda: make_env(cfg.game, cfg.seed, test_mode=test_mode, cfg=cfg.env)
+
+
+def num_actions_of(cfg: RunConfig) -> int:
+    env = env_factory(cfg, test_mode=True)()
+    try:
+        return int(env.action_space.n)
+    finally:
+        env.close()
+
+
+@dataclass
+class Models:
+    """The trained networks of a run, built from its config (also used by evaluate and dream)."""
+
+    wm: torch.nn.Module
+    actor_critic: torch.nn.Module
+    num_actions: int
+
+    @classmethod
+    def build(cls, cfg: RunConfig, device: torch.device) -> Models:
+        from jedi_bench.nets.actor_critic import ActorCritic
+        from jedi_bench.worldmodels import make_world_model
+
+        n = num_actions_of(cfg)
+        wm = make_world_model(cfg.method, cfg.world_model, n).to(device)
+        ac = ActorCritic(tuple(wm.agent_input_shape), n, cfg.agent).to(device)
+        if cfg.speed.channels_last:
+            wm.to(memory_format=torch.channels_last)
+            ac.to(memory_format=torch.channels_last)
+        return cls(wm, ac, n)
+
+    def state_dict(self) -> dict:
+        return {"world_model": self.wm.state_dict(), "actor_critic": self.actor_critic.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.wm.load_state_dict(state["world_model"])
+        self.actor_critic.load_state_dict(state["actor_critic"])
+
+    def agent(self, device: torch.device, bf16: bool = False) -> Agent:
+        return Agent(self.wm, self.actor_critic, device, bf16)
+
+
+class Trainer:
+    """Runs one training run in ``run_dir`` (the caller writes config/run_info and scores)."""
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, device: torch.device, progress: bool = True):
+        from jedi_bench.agent.component import actor_critic_component
+        from jedi_bench.data.replay import ReplayBuffer
+
+        self.cfg, self.run_dir, self.device, self.progress = cfg, Path(run_dir), device, progress
+        self.rng = seed_everything(cfg.seed, device)
+        self.models = Models.build(cfg, device)
+        self.agent = self.models.agent(device, cfg.speed.bf16)
+        wm, ac = self.models.wm, self.models.actor_critic
+        t = cfg.train
+        self.optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in wm.components()]
+        self.optimizers.append(ComponentOptimizer(actor_critic_component(wm, ac, cfg.agent), t,
+                                                  cfg.agent.batch_size, zero_weight_decay=True))
+        names = [o.name for o in self.optimizers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"component names must be unique, got {names}")
+        if cfg.speed.compile:
+            for module in (*wm.children(), ac):
+                module.compile()
+        self.replay = ReplayBuffer(self.run_dir / "replay", t.replay_chunk_probs)
+        self.runner = EnvRunner(env_factory(cfg, test_mode=False), self.rng)
+        self.test_env = env_factory(cfg, test_mode=True)
+        self.lstm_state = self.agent.initial_state()
+        # counters
+        self.epoch = 0                 # completed epochs
+        self.env_steps = 0
+        self.epoch_collected = False   # the collection of epoch ``epoch + 1`` is done
+        self.train_only_epochs = 0
+        self.nonzero_rewards = 0
+        self.wall_time_s = 0.0
+        self._clock = time.perf_counter()
+        self._episode_returns: list[float] = []
+        self.logger: RunLogger | None = None
+
+    # -- schedule --------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        t = self.cfg.train
+        return (self.epoch >= 1 and not self.epoch_collected and self.env_steps >= t.total_env_steps
+                and self.train_only_epochs >= t.final_train_epochs)
+
+    def run(self, logger: RunLogger, stop_after_epoch: int | None = None) -> None:
+        """Train until the schedule is done (or ``stop_after_epoch`` epochs are complete)."""
+        from tqdm import tqdm
+
+        self.logger = logger
+        expected = self.expected_epochs()
+        with tqdm(total=expected, initial=min(self.epoch, expected), desc=f"{self.cfg.method} {self.cfg.game}",
+                  unit="epoch", disable=not self.progress, dynamic_ncols=True) as bar:
+            while not self.done and (stop_after_epoch is None or self.epoch < stop_after_epoch):
+                row = self.run_epoch()
+                bar.update(1)
+                bar.set_postfix(env_steps=self.env_steps, **{k.split("/")[0]: round(v, 3) for k, v in row.items()
+                                                               if k.endswith("/loss")})
+
+    def expected_epochs(self) -> int:
+        t = self.cfg.train
+        after_initial = max(0, t.total_env_steps - t.initial_collect_steps)
+        return 1 + -(-after_initial // t.collect_steps_per_epoch) + t.final_train_epochs
+
+    def run_epoch(self) -> dict:
+        t = self.cfg.train
+        epoch = self.epoch + 1
+        first = epoch == 1
+        start, steps_before = time.perf_counter(), self.env_steps
+        train_only = self.env_steps >= t.total_env_steps and not self.epoch_collected and not first
+        if not self.epoch_collected:
+            if first:
+                self.initial_collection()
+                self.epoch_collected = True
+                self.save()               # the initial collection is the most expensive data: keep it
+            else:
+                self.collect(min(t.collect_steps_per_epoch, t.total_env_steps - self.env_steps))
+                self.epoch_collected = True
+        collected = self.env_steps - steps_before
+        train_start = time.perf_counter()
+        row = self.train_epoch(epoch, first)
+        train_time = time.perf_counter() - train_start
+        self.epoch, self.epoch_collected = epoch, False
+        if train_only:
+            self.train_only_epochs += 1
+        elapsed = time.perf_counter() - start
+        row = {"epoch": epoch, "env_steps": self.env_steps, "fps": collected / elapsed if elapsed > 0 else 0.0,
+               "epoch_time_s": elapsed, "train_time_s": train_time, **row}
+        if self._episode_returns:
+            row["train_episode_return"] = float(np.mean(self._episode_returns))
+            row["train_episodes"] = len(self._episode_returns)
+            self._episode_returns = []
+        self.logger.log_train(row)
+        if t.test_episodes > 0 and epoch % t.test_every_epochs == 0:
+            returns = play_episodes(self.test_env, self.agent, t.test_episodes, self.rng,
+                                    max_steps=t.eval_max_agent_steps)
+            self.logger.log_eval(epoch, self.env_steps, returns)
+        if epoch % t.checkpoint_every_epochs == 0 or self.done:
+            self.save()
+        return row
+
+    def initial_collection(self) -> None:
+        t = self.cfg.train
+        self.collect(t.initial_collect_steps)
+        while self.nonzero_rewards < t.initial_collect_min_rewards and self.env_steps < t.initial_collect_max:
+            self.collect(min(t.initial_collect_chunk, t.initial_collect_max - self.env_steps))
+
+    @torch.no_grad()
+    def collect(self, steps: int) -> None:
+        """Act ``steps`` agent steps with epsilon-greedy on the sampled policy; store them in the replay."""
+        self.models.wm.eval()
+        self.models.actor_critic.eval()
+        for _ in range(steps):
+            if self.runner.obs is None:
+                self.runner.start_new_game()
+            action, self.lstm_state = self.agent.act(self.runner.obs, self.lstm_state, self.cfg.train.epsilon,
+                                                     self.rng)
+            obs, result = self.runner.step(action)
+            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated)
+            self.env_steps += 1
+            self.nonzero_rewards += int(result.reward != 0)
+            if result.episode_return is not None:
+                self._episode_returns.append(result.episode_return)
+                self.lstm_state = self.agent.initial_state()
+
+    def train_epoch(self, epoch: int, first: bool) -> dict:
+        t = self.cfg.train
+        self.models.wm.train()
+        self.models.actor_critic.train()
+        row: dict[str, float] = {}
+        for i, opt in enumerate(self.optimizers):
+            is_actor_critic = i == len(self.optimizers) - 1
+            if is_actor_critic:
+                n = t.first_epoch_actor_critic_updates if first else t.actor_critic_updates
+            else:
+                n = t.first_epoch_world_model_updates if first else t.world_model_updates
+            rows = []
+            for _ in range(n):
+                batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng)
+                rows.append(opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16))
+            row.update(mean_metrics(rows, opt.name))
+        row.update(self.latent_stats())
+        return row
+
+    @torch.no_grad()
+    def latent_stats(self) -> dict[str, float]:
+        """Collapse monitor of the latent variants, on a fresh replay batch (empty for pixel models)."""
+        batch = self.replay.sample(self.cfg.train.batch_size, 1, self.rng).to(self.device)
+        return {f"latent/{k}": float(v) for k, v in self.models.wm.latent_stats(batch.obs[:, -1]).items()}
+
+    def final_evaluation(self, episodes: int | None = None) -> list[float]:
+        """The protocol's final score: test-mode episodes, epsilon 0, sampled actions, full games."""
+        t = self.cfg.train
+        self.models.wm.eval()
+        self.models.actor_critic.eval()
+        return play_episodes(self.test_env, self.agent, episodes or t.final_eval_episodes, self.rng,
+                             max_steps=t.eval_max_agent_steps)
+
+    # -- checkpointing ---------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    def elapsed(self) -> float:
+        now = time.perf_counter()
+        self.wall_time_s += now - self._clock
+        self._clock = now
+        return self.wall_time_s
+
+    def state_dict(self) -> dict:
+        h, c = self.lstm_state
+        return {
+            "config": self.cfg.to_dict(),
+            "counters": {"epoch": self.epoch, "env_steps": self.env_steps, "epoch_collected": self.epoch_collected,
+                         "train_only_epochs": self.train_only_epochs, "nonzero_rewards": self.nonzero_rewards,
+                         "wall_time_s": self.elapsed(), "episode_returns": list(self._episode_returns)},
+            "models": self.models.state_dict(),
+            "optimizers": {o.name: o.state_dict() for o in self.optimizers},
+            "rng": ckpt.rng_state(self.rng),
+            "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
+            "replay": {"num_steps": self.replay.num_steps},
+        }
+
+    def save(self) -> None:
+        self.replay.save()
+        ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
+
+    def load(self, path: str | Path | None = None) -> None:
+        state = ckpt.load_checkpoint(path or self.checkpoint_path, map_location=self.device)
+        c = state["counters"]
+        self.epoch, self.env_steps = int(c["epoch"]), int(c["env_steps"])
+        self.epoch_collected, self.train_only_epochs = bool(c["epoch_collected"]), int(c["train_only_epochs"])
+        self.nonzero_rewards, self.wall_time_s = int(c["nonzero_rewards"]), float(c["wall_time_s"])
+        self._episode_returns = [float(r) for r in c["episode_returns"]]
+        self._clock = time.perf_counter()
+        self.models.load_state_dict(state["models"])
+        for opt in self.optimizers:
+            opt.load_state_dict(state["optimizers"][opt.name])
+        self.replay.truncate(int(state["replay"]["num_steps"]))
+        self.runner.load_state_dict(state["env"])
+        self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))
+        ckpt.set_rng_state(state["rng"], self.rng)
+
+    def close(self) -> None:
+        self.runner.close()
+        if self.logger is not None:
+            self.logger.close()

@@ -1,0 +1,132 @@
+"""``jedi-bench train``: one run folder, started fresh, resumed, or left alone when finished.
+
+Run folder layout::
+
+    config.yaml           the resolved config (a resumed run must ask for the same one)
+    run_info.json         seed, method, game, preset, library versions, device, command line, start time
+    metrics/train.jsonl   per-epoch losses and metrics (also train.csv), eval.csv for periodic tests
+    tb/                   TensorBoard
+    checkpoints/last.pt   everything needed to continue
+    replay/               the replay buffer
+    scores.json           written last, atomically: its presence means the run is finished
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from jedi_bench import runinfo
+from jedi_bench.io import atomic_write_json, atomic_write_text
+from jedi_bench.train.config import RunConfig, dump_yaml, resolve
+from jedi_bench.train.optim import NonFiniteLossError
+
+SCORES_KEYS = ("game", "method", "seed", "preset", "env_steps", "returns", "mean", "std", "episodes",
+               "wall_time_s", "device")
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """The requested torch device (default: cuda when available); a bad or unavailable one is a ValueError."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"bad --device {device!r}: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"bad --device {device!r}: use cpu or cuda[:N]")
+    return dev
+
+
+def config_differences(stored: dict, requested: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    diffs = []
+    for key in sorted(set(stored) | set(requested)):
+        a, b = stored.get(key, "<missing>"), requested.get(key, "<missing>")
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += config_differences(a, b, name + ".")
+        elif a != b:
+            diffs.append(f"{name} (stored {a!r}, requested {b!r})")
+    return diffs
+
+
+def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    diffs = config_differences(stored, yaml.safe_load(dump_yaml(cfg)))
+    if diffs:
+        raise ValueError(f"{run_dir} holds a run with a different config; it cannot be resumed with the "
+                         f"requested one. Differing keys: {'; '.join(diffs)}. Use another --out or the "
+                         f"stored settings.")
+
+
+def train(method: str, game: str, seed: int, preset: str, out: str, device: str | None = None,
+          overrides: list[str] | None = None, progress: bool = True) -> int:
+    """Train one run in ``out`` (resuming it if unfinished); returns the process exit code."""
+    cfg = resolve(method, game, seed, preset, overrides)
+    dev = resolve_device(device)
+    run_dir = Path(out)
+    if (run_dir / "scores.json").exists():
+        print(f"{run_dir} is a finished run (scores.json exists); nothing to do.")
+        return 0
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} exists and is not a folder")
+    if (run_dir / "config.yaml").exists():
+        check_same_config(run_dir, cfg)
+    from jedi_bench.train.logger import RunLogger
+    from jedi_bench.train.loop import Trainer
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, run_dir, dev, progress=progress)
+    resuming = trainer.checkpoint_path.exists()
+    if resuming:
+        trainer.load()
+        _note_resume(run_dir, dev)
+        print(f"resuming {run_dir} at epoch {trainer.epoch}, {trainer.env_steps} env steps")
+    else:
+        trainer.replay.truncate(0)    # drop data of an attempt killed before its first checkpoint
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_json(run_dir / "run_info.json", _run_info(cfg, dev))
+    logger = RunLogger(run_dir, resume_epoch=trainer.epoch if resuming else None)
+    try:
+        trainer.run(logger)
+        returns = trainer.final_evaluation()
+    except NonFiniteLossError as e:
+        print(f"jedi-bench train: stopped: {e} ({trainer.checkpoint_path})", file=sys.stderr)
+        return 1
+    finally:
+        trainer.close()
+    scores = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
+              "env_steps": trainer.env_steps, "returns": returns, "mean": float(np.mean(returns)),
+              "std": float(np.std(returns)), "episodes": len(returns), "wall_time_s": trainer.elapsed(),
+              "device": str(dev)}
+    atomic_write_json(run_dir / "scores.json", scores)
+    print(f"{cfg.method} {cfg.game} seed {cfg.seed}: mean return {scores['mean']:.2f} +- {scores['std']:.2f} "
+          f"over {len(returns)} episodes ({trainer.env_steps} env steps, {scores['wall_time_s']:.0f} s)")
+    return 0
+
+
+def _run_info(cfg: RunConfig, dev: torch.device) -> dict:
+    return {"seed": cfg.seed, "method": cfg.method, "game": cfg.game, "preset": cfg.preset,
+            "library_versions": runinfo.library_versions(), "device": runinfo.device_info(str(dev)),
+            "command": sys.argv, "start_time": _now(), "resumes": []}
+
+
+def _note_resume(run_dir: Path, dev: torch.device) -> None:
+    path = run_dir / "run_info.json"
+    info = json.loads(path.read_text()) if path.exists() else {}
+    info.setdefault("resumes", []).append({"time": _now(), "device": runinfo.device_info(str(dev)),
+                                           "command": sys.argv})
+    atomic_write_json(path, info)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
