@@ -5,20 +5,26 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
+from typing import TYPE_CHECKING
 
 from jedi_bench.envs.games import ATARI100K_GAMES, TEST_GAMES, check_game
+
+if TYPE_CHECKING:  # gymnasium and the config are imported lazily, so that `jedi_bench.envs.games` stays light
+    import gymnasium as gym
+
+    from jedi_bench.train.config import EnvConfig
 
 __all__ = ["ATARI100K_GAMES", "TEST_GAMES", "check_game", "make_env"]
 
 
-def make_env(game: str, seed: int, *, test_mode: bool = False, cfg=None) -> gym.Env:
+def make_env(game: str, seed: int, *, test_mode: bool = False, cfg: EnvConfig | None = None) -> gym.Env:
     """Build ``game`` (one of the 26 Atari100k games, or "Catch") seeded with ``seed``.
 
     Observations are uint8 (64, 64, 3) RGB and the action space is ``Discrete(n)`` (the game's minimal
     action set). ``test_mode`` makes life loss non-terminal (the evaluation setting). ``cfg`` is an
     ``EnvConfig`` (frame skip, stochastic frame skip, no-op maximum, episode frame cap); by default
-    the Atari100k protocol. The game name and config are checked before anything is built.
+    the Atari100k protocol. The game name and config are checked before anything is built. Catch
+    ignores the config and ``test_mode`` (it has no frames to skip and no lives).
     """
     from jedi_bench.train.config import EnvConfig
 

@@ -12,7 +12,11 @@ does the 1..30 no-op reset, the frame skip with a max-pool over the last two raw
 * seeding at construction, so that ``make_env(game, seed)`` alone fixes every random choice.
 
 Every ``info`` carries ``life_loss`` (a life was lost on this step), ``game_over`` (the emulator's
-game really ended) and ``lives``, so that a collector can tell the two kinds of episode end apart.
+game really ended) and ``lives``, so that a collector can tell the two kinds of episode end apart;
+``continued_game`` is True on a reset that resumed the game after a lost life.
+
+As in ``AtariPreprocessing`` (whose frame handling DIAMOND also uses), the final observation of a game
+that ends inside a frame skip is pooled from the frames captured before the end, not the last one.
 """
 
 from __future__ import annotations
