@@ -91,6 +91,7 @@ class ResBlock(nn.Module):
         self.norm2 = AdaGroupNorm(out_channels, cond_channels)
         self.conv2 = conv3x3(out_channels, out_channels)
         nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
         self.attn = SelfAttention2d(out_channels) if attention else nn.Identity()
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:

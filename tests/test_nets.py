@@ -1,0 +1,125 @@
+"""Networks: block behaviour at initialisation, shapes at paper and tiny sizes, parameter counts,
+reward/termination model recurrence and its masked loss."""
+
+import pytest
+import torch
+
+from jedi_bench.data.batch import Batch
+from jedi_bench.nets.autoencoder import Decoder
+from jedi_bench.nets.blocks import FourierFeatures, ResBlock, SelfAttention2d, num_groups
+from jedi_bench.nets.encoder import Encoder
+from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.nets.unet import Denoiser
+
+
+def count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("channels", [1, 8, 16, 32, 48, 64, 100, 160, 256])
+def test_group_norm_groups_divide_channels(channels):
+    g = num_groups(channels)
+    assert channels % g == 0 and g >= 1
+    assert g == max(1, channels // 32) or channels % max(1, channels // 32)
+
+
+def test_blocks_start_as_identity_and_fourier_features_are_bounded():
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 8, 8)
+    assert torch.allclose(ResBlock(16, 16, cond_channels=8)(x, torch.randn(2, 8)), x)
+    assert torch.allclose(SelfAttention2d(16)(x), x)
+    f = FourierFeatures(32)(torch.linspace(-2, 2, 5))
+    assert f.shape == (5, 32) and f.abs().max() <= 1 + 1e-6
+    with pytest.raises(ValueError, match="even"):
+        FourierFeatures(7)
+
+
+def test_paper_sized_pixel_denoiser_has_about_4_4m_parameters_and_right_shapes():
+    net = Denoiser(3, 4, 18, 256, [64, 64, 64, 64], [2, 2, 2, 2], [False] * 4)
+    assert 4.3e6 < count(net) < 4.5e6
+    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.randint(0, 18, (2, 4)))
+    assert out.shape == (2, 3, 64, 64)
+    assert torch.all(out == 0)          # the output convolution starts at zero
+
+
+def test_latent_denoiser_encoder_decoder_shapes():
+    net = Denoiser(16, 4, 5, 32, [32], [1], [False])
+    out = net(torch.randn(3, 16, 8, 8), torch.zeros(3), torch.randn(3, 4, 16, 8, 8), torch.randint(0, 5, (3, 4)))
+    assert out.shape == (3, 16, 8, 8)
+    assert Encoder([32, 32, 32, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
+    assert Encoder([8, 8, 8, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
+    assert Decoder(16, [16, 8, 8, 8])(torch.randn(2, 16, 8, 8)).shape == (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="4 stage"):
+        Encoder([8, 8, 16])
+    with pytest.raises(ValueError, match="divisible"):
+        Denoiser(16, 3, 5, 32, [32], [1], [False])
+
+
+def test_denoiser_runs_in_bf16_autocast_and_channels_last():
+    torch.manual_seed(0)
+    net = Denoiser(3, 4, 6, 32, [8, 8, 8, 8], [1, 1, 1, 1], [False] * 4).to(memory_format=torch.channels_last)
+    torch.nn.init.normal_(net.conv_out.weight)
+    x = torch.randn(2, 3, 64, 64).to(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x, torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.zeros(2, 4, dtype=torch.long))
+    assert out.shape == (2, 3, 64, 64) and torch.isfinite(out.float()).all() and out.abs().sum() > 0
+
+
+@pytest.mark.parametrize("in_channels,size", [(3, 64), (16, 8)])
+def test_reward_end_net_steps_like_it_runs_sequences(in_channels, size):
+    torch.manual_seed(0)
+    net = RewardEndNet(in_channels, size, 4, [8, 8, 8, 8], 1, 16, 32)
+    x, x_next = torch.randn(2, 5, in_channels, size, size), torch.randn(2, 5, in_channels, size, size)
+    act = torch.randint(0, 4, (2, 5))
+    rew, end, _ = net(x, act, x_next)
+    assert rew.shape == (2, 5, 3) and end.shape == (2, 5, 2)
+    state, steps = None, []
+    for t in range(5):
+        r, _, state = net(x[:, t:t + 1], act[:, t:t + 1], x_next[:, t:t + 1], state)
+        steps.append(r)
+    assert torch.allclose(torch.cat(steps, dim=1), rew, atol=1e-5)
+
+
+def test_paper_sized_reward_end_lstm_reads_2048_features():
+    assert RewardEndNet(3, 64, 18, [32] * 4, 2, 128, 512).lstm.input_size == 2048
+    assert RewardEndNet(16, 8, 18, [32] * 4, 2, 128, 512).lstm.input_size == 2048
+    with pytest.raises(ValueError, match="power of two"):
+        RewardEndNet(3, 48, 4, [8] * 4, 1, 16, 32)
+
+
+def _segment(b=3, t=6, c=16, s=8):
+    x = torch.randn(b, t, c, s, s)
+    mask = torch.ones(b, t, dtype=torch.bool)
+    mask[0, :2] = False
+    end = torch.zeros(b, t, dtype=torch.bool)
+    end[1, -1] = True
+    rew = torch.tensor([[0.0, 5.0, -2.0, 0.0, 1.0, 0.0]] * b)
+    batch = Batch(torch.zeros(b, t, 3, 64, 64), torch.randint(0, 4, (b, t)), rew, end,
+                  torch.zeros(b, t, dtype=torch.bool), mask)
+    return x, batch
+
+
+def test_reward_end_loss_ignores_padding_and_samples_the_missing_terminal_frame():
+    torch.manual_seed(0)
+    net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
+    x, batch = _segment()
+    calls = []
+
+    def fake_sample(ctx, act):
+        calls.append((ctx.shape, act.shape))
+        return torch.full((ctx.shape[0], 16, 8, 8), 0.5)
+
+    loss, metrics = reward_end_loss(net, x, batch, fake_sample, context=4)
+    assert calls == [((1, 4, 16, 8, 8), (1, 4))]        # only the one terminal row needs a sampled frame
+    assert set(metrics) >= {"ce_reward", "ce_end", "acc_reward", "acc_end"}
+    # targets on padding and on a last step with no next frame (not terminal) are left out of the loss
+    batch.rew[0, 0] = 1.0
+    batch.rew[0, -1] = -1.0
+    batch.rew[2, -1] = 1.0
+    loss2, _ = reward_end_loss(net, x, batch, fake_sample, context=4)
+    assert torch.allclose(loss, loss2)
+    batch.rew[0, 3] = -1.0
+    assert not torch.allclose(loss, reward_end_loss(net, x, batch, fake_sample, context=4)[0])
+    # the terminal step's sampled next frame is used: a different sample changes the loss
+    loss3, _ = reward_end_loss(net, x, batch, lambda c, a: torch.full((c.shape[0], 16, 8, 8), -2.0), context=4)
+    assert not torch.allclose(loss, loss3)
