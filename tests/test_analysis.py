@@ -4,10 +4,12 @@ published aggregates recomputed, run discovery and the efficiency ratios."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jedi_bench.analysis.aggregates import (
     MethodScores,
+    aggregate_table,
     bootstrap_intervals,
     harmonic_hns,
     point_metrics,
@@ -95,6 +97,27 @@ def test_probability_of_improvement_pairs():
     poi = probability_of_improvement([mixed, worse], reps=200).set_index(["x", "y"])
     assert poi["probability"].sum() == pytest.approx(1.0)
     assert 0.0 <= poi.loc[("mixed", "worse"), "lo"] <= poi.loc[("mixed", "worse"), "hi"] <= 1.0
+
+
+def test_vectorised_improvement_probability_equals_rliable():
+    from rliable import metrics
+
+    from jedi_bench.analysis.aggregates import _improvement_probability
+
+    rng = np.random.default_rng(1)
+    xs, ys = rng.integers(0, 4, size=(3, 5)).astype(float), rng.integers(0, 4, size=(4, 5)).astype(float)
+    ys[:, 0] = 2.0  # ties
+    assert _improvement_probability(xs, ys)[0] == pytest.approx(metrics.probability_of_improvement(xs, ys))
+    assert _improvement_probability(xs, xs)[0] == pytest.approx(0.5)
+
+
+def test_aggregate_table_is_reproducible_and_marks_point_estimates():
+    suite = MethodScores("x", GAMES, MATRIX)
+    published = MethodScores("p", GAMES, MATRIX[:1], bootstrap=False, source="published")
+    first = aggregate_table([suite, published], reps=200, seed=5)
+    pd.testing.assert_frame_equal(first, aggregate_table([suite, published], reps=200, seed=5))
+    assert first.loc["x", "intervals"] == "95% stratified bootstrap"
+    assert first.loc["p", "intervals"] == "point estimate" and np.isnan(first.loc["p", "iqm_lo"])
 
 
 def _write_run(root, method, game, seed, score):

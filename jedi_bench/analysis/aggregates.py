@@ -129,6 +129,15 @@ def aggregate_table(methods: list[MethodScores], reps: int, seed: int = 0) -> pd
     return pd.DataFrame(rows).set_index("method")
 
 
+def _improvement_probability(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """rliable's probability of improvement, vectorised over games: per game the Mann-Whitney
+    U / (n_x n_y) = P(x > y) + P(x = y) / 2 over all pairs of runs, then the mean over games.
+    rliable calls scipy once per game, which makes thousands of bootstrap repetitions take minutes."""
+    greater = (xs[:, None, :] > ys[None, :, :]).mean(axis=(0, 1))
+    equal = (xs[:, None, :] == ys[None, :, :]).mean(axis=(0, 1))
+    return np.array([np.mean(greater + 0.5 * equal)])
+
+
 def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int = 0) -> pd.DataFrame:
     """P(X > Y) for every ordered pair, over the games both cover (rliable's definition: the
     Mann-Whitney probability per game, averaged over games). Intervals only when both have several runs."""
@@ -145,9 +154,7 @@ def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int
             lo = hi = float("nan")
             if x.bootstrap and y.bootstrap and xs.shape[0] > 1 and ys.shape[0] > 1 and reps > 0:
                 with seeded(seed + 1000 * i + j):
-                    _, ci = rly.get_interval_estimates(
-                        {"pair": [xs, ys]}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
-                        reps=reps)
+                    _, ci = rly.get_interval_estimates({"pair": [xs, ys]}, _improvement_probability, reps=reps)
                 lo, hi = float(ci["pair"][0][0]), float(ci["pair"][1][0])
             rows.append({"x": x.name, "y": y.name, "games": len(common), "probability": p, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=["x", "y", "games", "probability", "lo", "hi"])

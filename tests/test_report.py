@@ -1,0 +1,124 @@
+"""``jedi-bench aggregate`` on synthetic run folders and ``published-report``: every table and figure
+is written, with the right content, and bad input fails early with a clear error."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from jedi_bench.analysis.report import aggregate, published_report
+from jedi_bench.cli import main
+
+TABLES = ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement", "learning_curves",
+          "efficiency")
+FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
+           "learning_curves", "compute")
+SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (20.0, 30.0),
+          ("diamond", "Pong"): (-20.0, -18.0), ("diamond", "Boxing"): (5.0, 3.0)}
+
+
+def _profile(method, update_ms, frames_per_s, memory_mb):
+    return {
+        "method": method, "device": {"device": "cpu", "device_name": "test-cpu"}, "versions": {},
+        "options": {"batch_size": 32, "bf16": False, "channels_last": False, "compile": False,
+                    "cuda_graphs": False, "preset": "smoke", "repeats": 2},
+        "parameters": {"denoiser": 10, "total": 20},
+        "timings_ms": {"denoiser_step": 1.0, "reward_end_step": 1.0, "actor_critic_step": 1.0,
+                       "full_update": update_ms},
+        "sampling": {"frames_per_s": frames_per_s, "ms_per_step": 1.0},
+        "peak_memory_mb": memory_mb, "peak_memory_kind": "cpu_peak_rss", "projected_hours_atari100k": 2.0,
+    }
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """2 methods x 2 games x 2 seeds, each with scores.json and a 3-point eval.csv; two profiles."""
+    root = tmp_path / "runs"
+    for (method, game), scores in SCORES.items():
+        for seed, score in enumerate(scores):
+            run = root / method / game / str(seed)
+            (run / "metrics").mkdir(parents=True)
+            (run / "scores.json").write_text(json.dumps({
+                "game": game, "method": method, "seed": seed, "preset": "smoke", "env_steps": 300,
+                "returns": [score - 1, score + 1], "mean": score, "std": 1.0, "episodes": 2,
+                "wall_time_s": 3.0, "device": "cpu"}))
+            pd.DataFrame({"epoch": [0, 1, 2], "env_steps": [100, 200, 300],
+                          "mean_return": [score - 2, score - 1, score], "std_return": [1.0] * 3,
+                          "episodes": [2] * 3}).to_csv(run / "metrics" / "eval.csv", index=False)
+    compute = []
+    for method, args in {"diamond": (300.0, 1000.0, 800.0), "jedi": (100.0, 4000.0, 400.0)}.items():
+        path = tmp_path / f"{method}.json"
+        path.write_text(json.dumps(_profile(method, *args)))
+        compute.append(str(path))
+    return root, compute
+
+
+def test_aggregate_writes_every_table_and_figure(runs, tmp_path):
+    root, compute = runs
+    out = tmp_path / "out"
+    assert aggregate([str(root)], str(out), compute, reps=200) == 0
+    for name in TABLES:
+        for ext in ("csv", "md", "tex"):
+            assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
+    for name in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"
+    report = (out / "report.md").read_text()
+    for name in TABLES + FIGURES:
+        assert name in report
+    assert "2 of 26 games present (Boxing, Pong)" in report
+
+    per_game = pd.read_csv(out / "tables" / "per_game_scores.csv", index_col=0)
+    assert per_game.loc["Pong", "jedi"] == pytest.approx(12.0)  # mean over the two seeds
+    assert per_game.loc["Boxing", "DIAMOND"] == pytest.approx(86.9)  # published baseline alongside
+    agg = pd.read_csv(out / "tables" / "aggregates.csv", index_col=0)
+    assert set(agg.loc[["jedi", "diamond"], "games"]) == {2}
+    assert agg.loc["jedi", "runs_per_game"] == 2
+    assert agg.loc["jedi", "mean_hns_lo"] <= agg.loc["jedi", "mean_hns"] <= agg.loc["jedi", "mean_hns_hi"]
+    assert agg.loc["jedi", "mean_hns"] > agg.loc["diamond", "mean_hns"]
+    assert agg.loc["DIAMOND", "intervals"] == "point estimate" and pd.isna(agg.loc["DIAMOND", "iqm_lo"])
+    poi = pd.read_csv(out / "tables" / "probability_of_improvement.csv").set_index(["x", "y"])
+    assert poi.loc[("jedi", "diamond"), "probability"] == pytest.approx(1.0)
+    eff = pd.read_csv(out / "tables" / "efficiency.csv", index_col=0)
+    assert eff.loc["jedi", "update_speedup_vs_diamond"] == pytest.approx(3.0)
+    assert eff.loc["jedi", "memory_ratio_vs_diamond"] == pytest.approx(0.5)
+    assert eff.loc["JEDI (paper)", "memory_ratio_vs_diamond"] == pytest.approx(0.57)
+    curves = pd.read_csv(out / "tables" / "learning_curves.csv")
+    last = curves[(curves["method"] == "jedi") & (curves["game"] == "Pong") & (curves["env_steps"] == 300)]
+    assert last["mean"].item() == pytest.approx(12.0) and last["seeds"].item() == 2
+    assert "\\begin{table}" in (out / "tables" / "aggregates.tex").read_text()
+    assert not list(out.rglob("*.tmp"))  # atomic writes leave no temporaries behind
+
+
+def test_aggregate_errors_name_what_is_wrong(runs, tmp_path, capsys):
+    root, _ = runs
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="empty"):
+        aggregate([str(empty)], str(tmp_path / "o"), [], reps=200)
+    with pytest.raises(FileNotFoundError, match="absent.json"):
+        aggregate([str(root)], str(tmp_path / "o"), [str(tmp_path / "absent.json")], reps=200)
+    with pytest.raises(ValueError, match="reps"):
+        aggregate([str(root)], str(tmp_path / "o"), [], reps=0)
+    assert not (tmp_path / "o").exists()  # nothing written before the input was checked
+    assert main(["aggregate", "--runs", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+def test_published_report(tmp_path):
+    out = tmp_path / "published"
+    assert published_report(str(out), reps=200) == 0
+    for name in ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement",
+                 "reported_vs_recomputed"):
+        for ext in ("csv", "md", "tex"):
+            assert (out / "tables" / f"{name}.{ext}").exists(), f"{name}.{ext}"
+    for name in ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns"):
+        for ext in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{ext}").exists(), f"{name}.{ext}"
+    agg = pd.read_csv(out / "tables" / "aggregates.csv", index_col=0)
+    assert agg.loc["DIAMOND", "mean_hns"] == pytest.approx(1.459, abs=5e-4)
+    assert agg.loc["DIAMOND", "n_superhuman"] == 11
+    assert (agg["games"] == 26).all() and (agg["intervals"] == "point estimate").all()
+    check = pd.read_csv(out / "tables" / "reported_vs_recomputed.csv").set_index(["method", "metric"])
+    assert check.loc[("DIAMOND", "median_hns"), "difference"] == pytest.approx(0.0, abs=5e-4)
+    assert "point estimate" in (out / "report.md").read_text()
