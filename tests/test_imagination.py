@@ -9,9 +9,13 @@ from torch import nn
 
 from jedi_bench.agent.component import actor_critic_component
 from jedi_bench.agent.imagination import _burn_in, imagine
+from jedi_bench.agent.losses import actor_critic_loss
+from jedi_bench.cli import main
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import AgentConfig
+from jedi_bench.train.config import AgentConfig, preset
+from jedi_bench.train.describe import describe
+from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
 from jedi_bench.worldmodels.config import WorldModelConfig
 
@@ -196,3 +200,65 @@ def test_bad_setups_raise_value_errors(setup):
         actor_critic_component(wm, ActorCritic((16, 8, 8), NUM_ACTIONS, AGENT), AGENT)
     with pytest.raises(ValueError, match="at least"):
         imagine(wm, ac, make_batch(steps=2), horizon=3)
+
+
+# -- the registered world models -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", available_methods())
+def test_one_actor_critic_update_in_each_registered_world_model(method):
+    torch.manual_seed(0)
+    cfg = preset("smoke")
+    cfg.agent.horizon, cfg.agent.batch_size = 2, 2
+    wm = make_world_model(method, cfg.world_model, num_actions=4)
+    ac = ActorCritic(tuple(wm.agent_input_shape), 4, cfg.agent)
+    batch = make_batch(batch=2, steps=cfg.agent.burn_in, num_actions=4)
+
+    component = actor_critic_component(wm, ac, cfg.agent)
+    wm_before = [p.detach().clone() for p in wm.parameters()]
+    ac_before = [p.detach().clone() for p in ac.parameters()]
+    optimizer = torch.optim.AdamW(component.param_groups[0].params, lr=1e-3, weight_decay=0.0)
+    with torch.no_grad():
+        ac.value_head.bias.fill_(0.5)            # a non-zero value makes the value loss move every head
+    traj = imagine(wm, ac, batch, cfg.agent.horizon)
+    assert traj.obs.shape == (2, 3, *wm.agent_input_shape)
+    assert torch.isfinite(traj.obs).all() and torch.isfinite(traj.values).all()
+    loss, metrics = actor_critic_loss(traj, cfg.agent)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert math.isfinite(metrics["loss"])
+    assert all(p.grad is None for p in wm.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(ac_before, ac.parameters()))
+
+
+# -- jedi-bench describe ------------------------------------------------------------------------------------
+
+def test_describe_prints_consistent_parameter_counts(capsys):
+    assert describe("jedi", "Catch", "smoke") == 0
+    out = capsys.readouterr().out
+    counts = {line[:33].strip(): int(line[33:47].replace(",", "")) for line in out.splitlines()[2:]
+              if not line.startswith("-")}
+    cfg = preset("smoke")
+    wm = make_world_model("jedi", cfg.world_model, num_actions=3)
+    ac = ActorCritic(tuple(wm.agent_input_shape), 3, cfg.agent)
+    assert counts["actor-critic"] == sum(p.numel() for p in ac.parameters())
+    assert counts["world model total"] == sum(p.numel() for p in wm.parameters())
+    assert counts["whole agent"] == counts["world model total"] + counts["actor-critic"]
+    parts = [v for k, v in counts.items() if k.startswith("world model /")]
+    assert len(parts) >= 2 and sum(parts) == counts["world model total"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (("nope", "Catch", "smoke"), "unknown method"),
+    (("jedi", "Pongg", "smoke"), "unknown game"),
+    (("jedi", "Catch", "huge"), "unknown preset"),
+])
+def test_describe_rejects_unknown_names(args, match):
+    with pytest.raises(ValueError, match=match):
+        describe(*args)
+
+
+def test_describe_cli_exits_2_on_bad_method(capsys):
+    assert main(["describe", "--method", "nope", "--game", "Catch", "--preset", "smoke"]) == 2
+    assert "unknown method" in capsys.readouterr().err
