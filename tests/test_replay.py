@@ -21,6 +21,7 @@ FIELDS = ("obs", "act", "rew", "end", "trunc", "mask")
 def tagged_frame(episode: int, t: int, size: int = 8) -> np.ndarray:
     frame = np.full((size, size, 3), 7, np.uint8)
     frame[0, 0] = (episode, t % 256, t // 256)
+    frame[0, 1] = (11, 22, 33)  # breaks the symmetry, so a swapped height/width axis shows
     return frame
 
 

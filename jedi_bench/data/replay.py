@@ -235,37 +235,38 @@ class ReplayBuffer:
         episode on disk. Episode files newer than the state are deleted; leftover temporary files from an
         interrupted write are removed. A missing or corrupt episode file raises an error naming it."""
         if directory is None:
-            if state is None or "finished_steps" not in state:
-                raise ValueError("ReplayBuffer.load needs the replay directory, or a state_dict() taken "
-                                 "from an in-memory replay")
-            buffer = cls(None, state["chunk_probs"] if chunk_probs is None else chunk_probs)
-            finished = Episode(*(state["finished_steps"][name].numpy() for name in FIELDS))
-            ends = np.cumsum(state["finished_lengths"].numpy())
-            buffer._append(finished.check("replay state"), finished=False)
-            buffer._episode_ends = [int(e) for e in ends]
-        else:
-            directory = Path(directory)
-            if not directory.is_dir():
-                raise FileNotFoundError(f"replay directory not found: {directory}")
-            _remove_temp_files(directory)
-            files = _episode_files(directory)
-            open_episode, num_finished, saved_probs, num_steps = _read_state(directory, files, state)
-            buffer = cls(None, saved_probs if chunk_probs is None else chunk_probs)
-            for number in range(num_finished):
-                episode, _ = load_episode(_episode_path(directory, number), finished=True)
-                buffer._append(episode, finished=True)
-            for number, path in files.items():
-                if number >= num_finished:  # closed after the state was taken: the resumed run redoes it
-                    path.unlink()
-            buffer.directory = directory
-            state = {"open_episode": open_episode, "num_steps": num_steps}
-        open_episode = state["open_episode"]
-        if not isinstance(open_episode, Episode):
-            open_episode = Episode(*(open_episode[name].numpy() for name in FIELDS))
+            return cls._load_in_memory(state, chunk_probs)
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"replay directory not found: {directory}")
+        _remove_temp_files(directory)
+        files = _episode_files(directory)
+        open_episode, num_finished, saved_probs, num_steps = _read_state(directory, files, state)
+        buffer = cls(None, saved_probs if chunk_probs is None else chunk_probs)
+        for number in range(num_finished):
+            buffer._append(load_episode(_episode_path(directory, number), finished=True)[0], finished=True)
         buffer._append(open_episode.check("open episode of the replay state", finished=False), finished=False)
-        if state["num_steps"] is not None and buffer.num_steps != int(state["num_steps"]):
-            raise ValueError(f"replay state expects {int(state['num_steps'])} steps but "
-                             f"{buffer.num_steps} were loaded from {directory}")
+        if num_steps is not None and buffer.num_steps != num_steps:
+            raise ValueError(f"the replay state expects {num_steps} steps but {buffer.num_steps} were "
+                             f"loaded from {directory}")
+        for number, path in files.items():
+            if number >= num_finished:  # closed after the state was taken: the resumed run collects it again
+                path.unlink()
+        buffer.directory = directory
+        return buffer
+
+    @classmethod
+    def _load_in_memory(cls, state: dict[str, Any] | None, chunk_probs: Sequence[float] | None) -> ReplayBuffer:
+        if state is None or "finished_steps" not in state:
+            raise ValueError("ReplayBuffer.load needs the replay directory, or a state_dict() taken from a "
+                             "replay without one")
+        buffer = cls(None, state["chunk_probs"] if chunk_probs is None else chunk_probs)
+        for steps in (state["finished_steps"], state["open_episode"]):
+            buffer._append(_from_tensors(steps).check("replay state"), finished=False)
+        buffer._episode_ends = np.cumsum(state["finished_lengths"].numpy()).tolist()
+        if buffer.num_steps != int(state["num_steps"]) or buffer._open_start > buffer.num_steps:
+            raise ValueError(f"inconsistent replay state: {int(state['num_steps'])} steps expected, "
+                             f"{buffer.num_steps} stored")
         return buffer
 
     def _open_episode(self) -> Episode:
@@ -310,8 +311,8 @@ def _remove_temp_files(directory: Path) -> None:
 def _read_state(directory: Path, files: dict[int, Path], state: dict[str, Any] | None):
     """(open episode, finished episodes to load, chunk probabilities, expected steps or None)."""
     if state is not None:
-        return (state["open_episode"], int(state["num_finished_episodes"]), state["chunk_probs"],
-                state["num_steps"])
+        return (_from_tensors(state["open_episode"]), int(state["num_finished_episodes"]), state["chunk_probs"],
+                int(state["num_steps"]))
     saved = directory / OPEN_EPISODE_FILE
     if saved.exists():
         episode, extra = load_episode(saved, finished=False)
@@ -339,3 +340,7 @@ def _grow(array: np.ndarray | None, shape: tuple[int, ...], dtype, used: int) ->
 
 def _to_tensors(episode: Episode) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(np.ascontiguousarray(getattr(episode, name))) for name in FIELDS}
+
+
+def _from_tensors(steps: dict[str, torch.Tensor]) -> Episode:
+    return Episode(*(steps[name].numpy() for name in FIELDS))
