@@ -172,6 +172,7 @@ def test_stochastic_frame_skip_is_uniform_in_2_to_6_and_seeded():
     first = skips(2)
     assert set(first) == {2, 3, 4, 5, 6}
     assert skips(2) == first
+    assert skips(3) != first
 
 
 def test_unknown_game_and_bad_config_fail_before_building():
