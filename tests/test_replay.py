@@ -118,6 +118,18 @@ def test_segments_stay_in_one_episode_and_match_what_was_stored(buffer):
         np.testing.assert_array_equal(batch.trunc[b].numpy()[valid], is_last & finished & (episode % 3 == 2))
 
 
+@pytest.mark.parametrize("capacity", [0, 3000])
+def test_storage_growth_keeps_every_step(capacity):
+    replay = ReplayBuffer(None, capacity=capacity)
+    fill(replay, [700, 900], open_steps=10)  # past the initial allocation of 1024 steps
+    assert replay.num_steps == 1610 and replay.episode_lengths.tolist() == [700, 900, 10]
+    for number, length in enumerate([700, 900, 10]):
+        episode = replay.episode(number)
+        np.testing.assert_array_equal(episode.act, 1000 * number + np.arange(length))
+        np.testing.assert_array_equal(episode.obs[:, 0, 0, 1], np.arange(length) % 256)
+        np.testing.assert_array_equal(episode.obs[:, 0, 0, 0], number)
+
+
 def test_episode_being_collected_is_sampled():
     replay = ReplayBuffer(None)
     fill(replay, [], open_steps=6)

@@ -43,15 +43,19 @@ class ReplayBuffer:
     refused unless ``overwrite=True`` (which deletes them: the run starts over). To continue a
     killed run use ``ReplayBuffer.load(directory, state)`` instead. ``directory=None`` keeps
     everything in memory (tests, evaluation), and then ``state_dict()`` carries all the data.
+    ``capacity`` (e.g. the run's step budget) allocates the arrays once instead of growing them, which
+    would copy the frames and briefly hold two copies (100k Atari steps are 1.2 GB).
     """
 
     def __init__(self, directory: str | Path | None = None,
-                 chunk_probs: Sequence[float] = DEFAULT_CHUNK_PROBS, overwrite: bool = False):
+                 chunk_probs: Sequence[float] = DEFAULT_CHUNK_PROBS, overwrite: bool = False,
+                 capacity: int = 0):
         self.directory = Path(directory) if directory is not None else None
         self.chunk_probs = tuple(float(p) for p in check_chunk_probs(chunk_probs))
         self._num_steps = 0
         self._episode_ends: list[int] = []  # exclusive end of each finished episode, in collection order
         self._capacity = 0
+        self._capacity_hint = int(capacity)
         self._frame_shape: tuple[int, int, int] | None = None  # (3, H, W)
         self._obs = self._act = self._rew = self._terminated = self._truncated = None
         if self.directory is not None:
@@ -150,7 +154,7 @@ class ReplayBuffer:
             raise ValueError(f"frame shape {shape[1:]} differs from the replay's {self._frame_shape[1:]}")
         needed = self._num_steps + count
         if needed > self._capacity:
-            capacity = max(needed, _MIN_CAPACITY, self._capacity + self._capacity // 2)
+            capacity = max(needed, _MIN_CAPACITY, self._capacity_hint, self._capacity + self._capacity // 2)
             self._obs = _grow(self._obs, (capacity, *self._frame_shape), np.uint8, self._num_steps)
             self._act = _grow(self._act, (capacity,), np.int64, self._num_steps)
             self._rew = _grow(self._rew, (capacity,), np.float32, self._num_steps)
@@ -229,20 +233,21 @@ class ReplayBuffer:
 
     @classmethod
     def load(cls, directory: str | Path | None, state: dict[str, Any] | None = None,
-             chunk_probs: Sequence[float] | None = None) -> ReplayBuffer:
+             chunk_probs: Sequence[float] | None = None, capacity: int = 0) -> ReplayBuffer:
         """Reload a replay after a restart. ``state`` is a ``state_dict()`` (e.g. from a checkpoint); when
         omitted, the state written by the last ``save()`` is used, and without one every finished
         episode on disk. Episode files newer than the state are deleted; leftover temporary files from an
         interrupted write are removed. A missing or corrupt episode file raises an error naming it."""
         if directory is None:
-            return cls._load_in_memory(state, chunk_probs)
+            return cls._load_in_memory(state, chunk_probs, capacity)
         directory = Path(directory)
         if not directory.is_dir():
             raise FileNotFoundError(f"replay directory not found: {directory}")
         _remove_temp_files(directory)
         files = _episode_files(directory)
         open_episode, num_finished, saved_probs, num_steps = _read_state(directory, files, state)
-        buffer = cls(None, saved_probs if chunk_probs is None else chunk_probs)
+        buffer = cls(None, saved_probs if chunk_probs is None else chunk_probs,
+                     capacity=max(capacity, num_steps or 0))
         for number in range(num_finished):
             buffer._append(load_episode(_episode_path(directory, number), finished=True)[0], finished=True)
         buffer._append(open_episode.check("open episode of the replay state", finished=False), finished=False)
@@ -256,14 +261,16 @@ class ReplayBuffer:
         return buffer
 
     @classmethod
-    def _load_in_memory(cls, state: dict[str, Any] | None, chunk_probs: Sequence[float] | None) -> ReplayBuffer:
+    def _load_in_memory(cls, state: dict[str, Any] | None, chunk_probs: Sequence[float] | None,
+                        capacity: int) -> ReplayBuffer:
         if state is None or "finished_steps" not in state:
             raise ValueError("ReplayBuffer.load needs the replay directory, or a state_dict() taken from a "
                              "replay without one")
-        buffer = cls(None, state["chunk_probs"] if chunk_probs is None else chunk_probs)
+        buffer = cls(None, state["chunk_probs"] if chunk_probs is None else chunk_probs,
+                     capacity=max(capacity, int(state["num_steps"])))
         for steps in (state["finished_steps"], state["open_episode"]):
             buffer._append(_from_tensors(steps).check("replay state"), finished=False)
-        buffer._episode_ends = np.cumsum(state["finished_lengths"].numpy()).tolist()
+        buffer._episode_ends = np.cumsum(state["finished_lengths"].cpu().numpy()).tolist()
         if buffer.num_steps != int(state["num_steps"]) or buffer._open_start > buffer.num_steps:
             raise ValueError(f"inconsistent replay state: {int(state['num_steps'])} steps expected, "
                              f"{buffer.num_steps} stored")
@@ -343,4 +350,6 @@ def _to_tensors(episode: Episode) -> dict[str, torch.Tensor]:
 
 
 def _from_tensors(steps: dict[str, torch.Tensor]) -> Episode:
-    return Episode(*(steps[name].numpy() for name in FIELDS))
+    """Inverse of ``_to_tensors``; the tensors may come back on a GPU when a checkpoint is loaded with
+    ``map_location``."""
+    return Episode(*(steps[name].cpu().numpy() for name in FIELDS))
