@@ -19,6 +19,15 @@ from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
 from jedi_bench.worldmodels.config import WorldModelConfig
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """These networks are tiny: one intra-op thread is faster than two fighting over a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 SHAPE = (3, 8, 8)
 NUM_ACTIONS = 3
 
@@ -200,6 +209,34 @@ def test_bad_setups_raise_value_errors(setup):
         actor_critic_component(wm, ActorCritic((16, 8, 8), NUM_ACTIONS, AGENT), AGENT)
     with pytest.raises(ValueError, match="at least"):
         imagine(wm, ac, make_batch(steps=2), horizon=3)
+
+
+class BanditRewardEnd(RewardEndModel):
+    """Reward +1 exactly when action 0 is taken, never an end: the best policy always picks action 0."""
+
+    def forward(self, x, act, x_next, state=None):
+        rew = torch.full((*act.shape, 3), -20.0)
+        rew[..., 1] = torch.where(act == 0, -20.0, 20.0)
+        rew[..., 2] = torch.where(act == 0, 20.0, -20.0)
+        end = torch.tensor([20.0, -20.0]).expand(*act.shape, 2)
+        return rew, end, state
+
+
+def test_actor_critic_learns_the_rewarded_action_in_imagination():
+    torch.manual_seed(0)
+    wm = FakeWorldModel(WorldModelConfig(context=4))
+    wm._reward_end = BanditRewardEnd()
+    ac = ActorCritic(SHAPE, NUM_ACTIONS, AGENT)
+    component = actor_critic_component(wm, ac, AGENT)
+    optimizer = torch.optim.Adam(component.param_groups[0].params, lr=3e-3)
+    batch = make_batch()
+    for _ in range(40):
+        loss, metrics = component.loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert metrics["imagined_reward"] > 0.8                   # a uniform policy gets 1/3
+    assert metrics["value"] > 1.0                             # the critic sees the discounted rewards
 
 
 # -- the registered world models -------------------------------------------------------------------------

@@ -45,8 +45,10 @@ def _keep_where(valid: torch.Tensor, new, old):
 
     States are opaque to the agent (tensors or nested tuples of them; ``None`` means zeros); the batch
     dimension of each tensor is its first dimension of size B, which covers both [B, H] (LSTMCell)
-    and [layers, B, H] (nn.LSTM) layouts.
+    and [layers, B, H] (nn.LSTM) layouts. A model without recurrent state may return ``None``.
     """
+    if new is None:
+        return None
     if isinstance(new, (tuple, list)):
         olds = old if old is not None else [None] * len(new)
         return type(new)(_keep_where(valid, n, o) for n, o in zip(new, olds))
