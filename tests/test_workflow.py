@@ -1,0 +1,299 @@
+"""The Snakemake workflow: what it schedules, how it rejects bad configs, its profiles, restartable
+training, and (last) the real smoke workflow end to end.
+
+Every test runs Snakemake in a temporary working directory against the repository's Snakefile, so
+nothing is written into the checkout. Most use dry runs or a stand-in ``jedi-bench`` on PATH that
+records its arguments and writes the files the real command would, so they check the workflow's
+wiring in seconds, independently of training.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jedi_bench.envs.games import ATARI100K_GAMES
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+CONFIGS = REPO / "workflows" / "config"
+PROFILES = REPO / "workflows" / "profiles"
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's Snakefile in ``workdir``; targets go before the options
+    (``--configfile`` takes every word after it)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *args]
+    return subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run as {rule: count}."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
+
+
+def write_config(path: Path, base: str = "smoke.yaml", **changes) -> Path:
+    cfg = yaml.safe_load((CONFIGS / base).read_text())
+    cfg.update(changes)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------------------------- dry runs
+
+
+def test_default_config_dry_run_schedules_the_full_benchmark(tmp_path):
+    r = snakemake(tmp_path, "-n", "--cores", "8")
+    assert r.returncode == 0, r.stderr + r.stdout
+    counts = job_counts(r.stdout)
+    assert counts["train"] == 3 * 26 * 5 == 390
+    assert counts["profile"] == 3
+    assert counts["aggregate"] == 1 and counts["published_report"] == 1 and counts["all"] == 1
+    assert "learning_check" not in counts  # optional target, not part of `all`
+
+
+def test_default_config_covers_the_26_games_three_methods_five_seeds():
+    cfg = yaml.safe_load((CONFIGS / "default.yaml").read_text())
+    assert tuple(cfg["games"]) == ATARI100K_GAMES
+    assert cfg["methods"] == ["jedi", "diamond", "ae-latent"]
+    assert cfg["seeds"] == [0, 1, 2, 3, 4] and cfg["preset"] == "atari100k"
+
+
+def test_smoke_config_dry_run_with_the_local_profile(tmp_path):
+    r = snakemake(tmp_path, "-n", "-p", "--profile", str(PROFILES / "local"), "--cores", "2",
+                  "--configfile", str(CONFIGS / "smoke.yaml"))
+    assert r.returncode == 0, r.stderr + r.stdout
+    counts = job_counts(r.stdout)
+    assert counts["train"] == 3 * 2 * 2 and counts["profile"] == 3 and counts["aggregate"] == 1
+    assert ("jedi-bench train --method ae-latent --game Breakout --seed 1 --preset smoke "
+            "--out runs/smoke/ae-latent/Breakout/1 --device cpu") in r.stdout
+    assert "jedi-bench profile --method diamond --device cpu --preset smoke --batch-size 4 --repeats 3" in r.stdout
+    assert "jedi-bench aggregate --runs runs/smoke/jedi/Pong/0 " in r.stdout
+    assert "--compute results/smoke/compute/jedi.json results/smoke/compute/diamond.json" in r.stdout
+    # a profiling job takes every core given to Snakemake, so nothing runs beside its timings
+    profile_jobs = r.stdout.split("rule profile:")[1:]
+    assert len(profile_jobs) == 3 and all("threads: 2" in job.split("rule ")[0] for job in profile_jobs)
+
+
+def test_dev_config_and_the_optional_learning_check(tmp_path):
+    r = snakemake(tmp_path, "all", "learning_check", "-n", "-p", "--cores", "8",
+                  "--configfile", str(CONFIGS / "dev.yaml"))
+    assert r.returncode == 0, r.stderr + r.stdout
+    counts = job_counts(r.stdout)
+    assert counts["train"] == 2 * 2 * 1 and counts["learning_check"] == 1
+    assert "--preset dev --out runs/dev/jedi/Breakout/0 --device cuda" in r.stdout
+    assert "jedi-bench learning-check --methods jedi diamond ae-latent --seed 0 --episodes 100" in r.stdout
+
+
+def test_profiling_can_be_switched_off(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", profile={"enabled": False, "batch_size": 2, "repeats": 1})
+    r = snakemake(tmp_path, "-n", "-p", "--cores", "2", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "profile" not in job_counts(r.stdout)
+    assert "--compute  --reps" in r.stdout
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"games": ["Pong", "Pongg"]}, "'Pongg'"),
+    ({"methods": ["jedi", "dimond"]}, "'dimond'"),
+    ({"preset": "smok"}, "'smok'"),
+    ({"learning_check": {"methods": ["jedl"], "seed": 0, "episodes": 5}}, "'jedl'"),
+    ({"device": "gpu"}, "'gpu'"),
+    ({"resources": {"train": {"threads": 0, "mem_mb": 1000, "runtime": 10}}}, "threads"),
+])
+def test_bad_config_fails_before_any_job_naming_the_problem(tmp_path, change, named):
+    cfg = write_config(tmp_path / "bad.yaml", **change)
+    r = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert named in out, out
+    assert "Job stats" not in out
+
+
+# ---------------------------------------------------------------------------------------- profiles
+
+
+def test_slurm_profile_keys():
+    prof = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+    assert prof["executor"] == "slurm"
+    assert prof["jobs"] >= 1 and prof["retries"] >= 1
+    assert prof["rerun-incomplete"] and prof["keep-incomplete"]
+    assert {"runtime", "mem_mb"} <= set(prof["default-resources"])
+    for rule in ("train", "profile", "learning_check"):
+        assert prof["set-resources"][rule]["gpu"] == 1
+        assert prof["set-resources"][rule]["runtime"] > 0 and prof["set-resources"][rule]["mem_mb"] > 0
+    assert "device=cuda" in prof["config"]
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    """With the plugin installed the real profile is dry-run. Without it, Snakemake cannot load
+    `executor: slurm` or the plugin's own flags, so the rest of the profile (threads, resources,
+    config) is dry-run with those two keys removed."""
+    profile = PROFILES / "slurm"
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        prof = yaml.safe_load((profile / "config.yaml").read_text())
+        prof = {k: v for k, v in prof.items() if k != "executor" and not k.startswith("slurm-")}
+        profile = tmp_path / "slurm-without-plugin"
+        profile.mkdir()
+        (profile / "config.yaml").write_text(yaml.safe_dump(prof))
+    r = snakemake(tmp_path, "-n", "-p", "--profile", str(profile), "--configfile", str(CONFIGS / "smoke.yaml"))
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert job_counts(r.stdout)["train"] == 12
+    assert "--device cuda" in r.stdout and "--device cpu" not in r.stdout
+    train_jobs = r.stdout.split("rule train:")[1:]
+    assert train_jobs and all("gpu=1" in job.split("rule ")[0] for job in train_jobs)
+    assert all("runtime=1440" in job.split("rule ")[0] for job in train_jobs)
+
+
+# ------------------------------------------------------- wiring and restarts, with a stand-in CLI
+
+FAKE_CLI = '''\
+#!{python}
+"""Stand-in for `jedi-bench`: records its arguments and writes what the real command writes."""
+import json, os, sys
+from pathlib import Path
+
+args = sys.argv[1:]
+with open(os.environ["FAKE_CALLS"], "a") as f:
+    f.write(json.dumps(args) + "\\n")
+opt = lambda name: args[args.index(name) + 1]
+cmd = args[0]
+if cmd == "train":
+    run = Path(opt("--out"))
+    run.mkdir(parents=True, exist_ok=True)
+    resumed = (run / "checkpoint.pt").exists()
+    (run / "checkpoint.pt").write_text("state")
+    if os.environ.get("FAKE_KILL_TRAINING"):
+        sys.exit(137)
+    (run / "scores.json").write_text(json.dumps({{"mean": 1.0, "resumed": resumed}}))
+elif cmd == "profile":
+    Path(opt("--out")).write_text(json.dumps({{"method": opt("--method")}}))
+elif cmd in ("aggregate", "published-report"):
+    out = Path(opt("--out"))
+    for sub in ("tables", "figures"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        (out / sub / "aggregates.csv").write_text("x")
+    (out / "report.md").write_text("# report")
+'''
+
+
+@pytest.fixture
+def fake_cli(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "jedi-bench"
+    script.write_text(FAKE_CLI.format(python=sys.executable))
+    script.chmod(0o755)
+    calls = tmp_path / "calls.jsonl"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_CALLS=str(calls))
+
+    def read_calls() -> list[list[str]]:
+        return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+    return env, read_calls
+
+
+def test_workflow_passes_the_config_to_every_command(tmp_path, fake_cli):
+    env, calls = fake_cli
+    work = tmp_path / "work"
+    work.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", methods=["diamond", "jedi"], games=["Pong"], seeds=[3, 4],
+                       train_overrides=["train.test_episodes=2"],
+                       profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": ["--bf16"]},
+                       aggregate={"reps": 7})
+    r = snakemake(work, "--cores", "2", "--configfile", str(cfg), env=env)
+    assert r.returncode == 0, r.stderr + r.stdout
+    made = calls()
+    train = [c for c in made if c[0] == "train"]
+    assert len(train) == 4
+    assert ["train", "--method", "jedi", "--game", "Pong", "--seed", "4", "--preset", "smoke",
+            "--out", "runs/smoke/jedi/Pong/4", "--device", "cpu", "--set", "train.test_episodes=2"] in train
+    profile = [c for c in made if c[0] == "profile"]
+    # one after another, in the config's order (each waits for the previous profile)
+    assert [c[c.index("--method") + 1] for c in profile] == ["diamond", "jedi"]
+    assert all("--bf16" in c and c[c.index("--batch-size") + 1] == "2" for c in profile)
+    (agg,) = [c for c in made if c[0] == "aggregate"]
+    runs = agg[agg.index("--runs") + 1:agg.index("--out")]
+    assert sorted(runs) == sorted(f"runs/smoke/{m}/Pong/{s}" for m in ("diamond", "jedi") for s in (3, 4))
+    assert agg[agg.index("--compute") + 1:agg.index("--reps")] == [
+        "results/smoke/compute/diamond.json", "results/smoke/compute/jedi.json"]
+    assert agg[-1] == "7"
+    assert (work / "results/smoke/report.md").exists() and (work / "results/published/report.md").exists()
+    # a second run has nothing left to do
+    r = snakemake(work, "--cores", "2", "--configfile", str(cfg), env=env)
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
+    assert len(calls()) == len(made)
+
+
+def test_killed_training_keeps_its_run_folder_and_resumes(tmp_path, fake_cli):
+    env, calls = fake_cli
+    work = tmp_path / "work"
+    work.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", methods=["jedi"], games=["Pong"], seeds=[0])
+    run = work / "runs/smoke/jedi/Pong/0"
+    args = ("runs", "--profile", str(PROFILES / "local"), "--cores", "1", "--configfile", str(cfg))
+
+    r = snakemake(work, *args, env=dict(env, FAKE_KILL_TRAINING="1"))
+    assert r.returncode != 0
+    assert (run / "checkpoint.pt").exists() and not (run / "scores.json").exists()
+    log = work / "logs/smoke/train/jedi/Pong/0.log"
+    assert log.exists()
+
+    r = snakemake(work, *args, env=env)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert json.loads((run / "scores.json").read_text())["resumed"] is True
+    assert [c[0] for c in calls()] == ["train", "train"]
+
+
+# ------------------------------------------------------------------------- real smoke, end to end
+
+TINY_OVERRIDES = [
+    "train.total_env_steps=300", "train.initial_collect_steps=100", "train.initial_collect_max=200",
+    "train.initial_collect_min_rewards=0", "train.collect_steps_per_epoch=100", "train.final_train_epochs=1",
+    "train.test_every_epochs=1", "train.test_episodes=1", "train.final_eval_episodes=1",
+    "train.eval_max_agent_steps=50",
+]
+SUITE_TABLES = ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement",
+                "learning_curves", "efficiency")
+SUITE_FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
+                 "learning_curves", "compute")
+
+
+def test_smoke_workflow_end_to_end(tmp_path):
+    """The real commands on a tiny config: two methods, one game, one seed, preset smoke shrunk
+    further by overrides; every table and figure of the report must exist, and the HTML report."""
+    if shutil.which("jedi-bench") is None:
+        raise FileNotFoundError("the jedi-bench command is not on PATH: install the package (pip install -e .)")
+    cfg = write_config(tmp_path / "tiny.yaml", methods=["jedi", "diamond"], games=["Pong"], seeds=[0],
+                       train_overrides=TINY_OVERRIDES,
+                       profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": []},
+                       aggregate={"reps": 20})
+    work = tmp_path / "work"
+    work.mkdir()
+    r = snakemake(work, "--cores", "2", "--configfile", str(cfg), timeout=900)
+    logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "logs").rglob("*.log")))
+    assert r.returncode == 0, r.stderr[-5000:] + logs
+    out = work / "results" / "smoke"
+    for name in SUITE_TABLES:
+        for ext in ("csv", "md", "tex"):
+            assert (out / "tables" / f"{name}.{ext}").is_file(), f"missing table {name}.{ext}"
+    for name in SUITE_FIGURES:
+        for ext in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0, f"missing figure {name}.{ext}"
+    assert "Results of the suite's runs" in (out / "report.md").read_text()
+    assert (work / "results/published/report.md").is_file()
+    for method in ("jedi", "diamond"):
+        assert json.loads((out / "compute" / f"{method}.json").read_text())
+    r = snakemake(work, "--configfile", str(cfg), "--report", str(out / "report.html"), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "aggregate_metrics" in (out / "report.html").read_text(errors="replace")
