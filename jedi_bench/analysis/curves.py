@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from jedi_bench.analysis.runs import method_rank
+
 EVAL_COLUMNS = ("env_steps", "mean_return")
 
 
@@ -32,4 +34,5 @@ def summarize_curves(curves: pd.DataFrame) -> pd.DataFrame:
     grouped = curves.groupby(["method", "game", "env_steps"])["mean_return"]
     summary = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
     summary["std"] = summary["std"].fillna(0.0)
-    return summary
+    order = summary["method"].map(method_rank)
+    return summary.iloc[order.argsort(kind="stable")].reset_index(drop=True)

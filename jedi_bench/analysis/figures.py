@@ -39,9 +39,18 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
     return paths
 
 
+SUITE_COLORS = {"jedi": "tab:blue", "diamond": "tab:orange", "ae-latent": "tab:green"}
+
+
 def _colors(names: list[str]) -> dict[str, str]:
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {n: cycle[i % len(cycle)] for i, n in enumerate(names)}
+    """The suite's methods keep one colour in every figure; other (user-added) methods take the next ones."""
+    spare = iter(["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"] * 4)
+    return {n: SUITE_COLORS.get(n) or next(spare) for n in names}
+
+
+def _baseline_color(k: int):
+    """Muted colours for published baselines, distinct from the suite's."""
+    return plt.get_cmap("tab20b")((2 + 4 * k + k // 5) % 20)
 
 
 def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
@@ -69,9 +78,10 @@ def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str) -> list[P
 def plot_performance_profiles(profiles: dict, taus: np.ndarray, stem: str | Path, title: str) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = _colors([n for n, (_, band) in profiles.items() if band is not None])
-    for name, (profile, band) in profiles.items():
+    for k, (name, (profile, band)) in enumerate(profiles.items()):
         color = colors.get(name)
-        style = {"color": color, "linewidth": 2} if color else {"linestyle": "--", "linewidth": 1}
+        style = ({"color": color, "linewidth": 2} if color else
+                 {"color": _baseline_color(k), "linestyle": "--", "linewidth": 1.2})
         ax.plot(taus, profile, label=name, **style)
         if band is not None:
             ax.fill_between(taus, band[0], band[1], color=color, alpha=0.2)
@@ -110,12 +120,11 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
     """Games x methods HNS as grouped horizontal bars (symmetric-log axis: HNS spans -0.1 to >5)."""
     games, methods = list(hns.index), list(hns.columns)
     colors = _colors(suite)
-    others = plt.get_cmap("tab20b")
     fig, ax = plt.subplots(figsize=(8, 0.075 * len(games) * max(len(methods), 3) + 1.5))
     height = 0.8 / len(methods)
     y = np.arange(len(games))[::-1]
     for k, m in enumerate(methods):
-        color = colors.get(m, others((2 + 4 * k + k // 5) % 20))
+        color = colors.get(m, _baseline_color(k))
         ax.barh(y + 0.4 - height * (k + 0.5), hns[m].to_numpy(float), height=height, color=color, label=m,
                 alpha=1.0 if m in colors else 0.75)
     ax.axvline(1.0, color="k", linewidth=0.8, linestyle=":")
@@ -130,23 +139,31 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
 
 def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
     """One panel per game: test return against agent steps, mean over seeds with a +-1 std band."""
-    games = sorted(summary["game"].unique())
-    colors = _colors(sorted(summary["method"].unique()))
+    from jedi_bench.envs.games import ATARI100K_GAMES
+
+    present = set(summary["game"])
+    games = [g for g in ATARI100K_GAMES if g in present] + sorted(present - set(ATARI100K_GAMES))
+    colors = _colors(list(dict.fromkeys(summary["method"])))
     cols = min(4, max(len(games), 1))
     rows = int(np.ceil(max(len(games), 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.5 * rows + 0.6), squeeze=False,
+                             layout="constrained")
     for ax, game in zip(axes.flat, games):
-        for method, curve in summary[summary["game"] == game].groupby("method"):
+        for method, curve in summary[summary["game"] == game].groupby("method", sort=False):
             x, m, s = curve["env_steps"], curve["mean"], curve["std"]
             ax.plot(x, m, color=colors[method], label=method)
             ax.fill_between(x, m - s, m + s, color=colors[method], alpha=0.2)
         ax.set_title(game, fontsize=9)
-        ax.set_xlabel("agent steps", fontsize=8)
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(games):]:
         ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test return", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("agent steps", fontsize=8)
     if games:
-        axes.flat[0].set_ylabel("test return")
         axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
@@ -160,7 +177,7 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path
     """Bars per measured profile (labelled method @ device); ratios to diamond written on the bars."""
     measured = table[table["source"] == "measured"]
     labels = [f"{m}\n{d}" for m, d in zip(measured["method"], measured["device"])]
-    colors = _colors(sorted(measured["method"].unique()))
+    colors = _colors(list(dict.fromkeys(measured["method"])))
     fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.4))
     ratio_of = {"full_update_ms": "update_speedup_vs_diamond", "sampling_frames_per_s": "sampling_speedup_vs_diamond",
                 "peak_memory_mb": "memory_ratio_vs_diamond"}

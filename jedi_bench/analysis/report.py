@@ -166,7 +166,8 @@ def _compute_section(rep: Report, compute: list[str]) -> None:
     caption = ("Compute per method (jedi-bench profile): parameters, median step times, world-model sampling "
                "throughput, peak memory, projected hours per atari100k run, and ratios to diamond measured on the "
                "same device and options; the papers' figures (DIAMOND's RTX 4090 profile, JEDI's claims "
-               "relative to DIAMOND) are in the rows marked published.")
+               "relative to DIAMOND: 43% less VRAM, over 3x faster sampling, 98 vs 38 A100-hours) are in the rows marked "
+               "published.")
     paths = write_table(table, rep.out / "tables" / "efficiency", caption, 2)
     paths += figures.plot_compute(table.reset_index(), rep.out / "figures" / "compute",
                                   "Compute per method (ratios to diamond on the bars)")

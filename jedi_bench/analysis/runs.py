@@ -16,6 +16,8 @@ from jedi_bench.analysis.aggregates import MethodScores
 from jedi_bench.analysis.hns import normalize_long
 from jedi_bench.envs.games import ATARI100K_GAMES
 
+# The suite's own methods first, in this order; any other (user-registered) method follows by name.
+METHOD_ORDER = ("jedi", "diamond", "ae-latent")
 SCORE_KEYS = ("game", "method", "seed", "preset", "env_steps", "mean")
 
 
@@ -73,7 +75,7 @@ def method_scores(scores: pd.DataFrame) -> tuple[list[MethodScores], list[str]]:
     the first k (k = the smallest count) so that it stays rectangular, and a note says so."""
     scores = scores.assign(hns=normalize_long(scores))
     out, notes = [], []
-    for method, group in scores.groupby("method", sort=True):
+    for method, group in sorted(scores.groupby("method"), key=lambda item: method_rank(item[0])):
         games = [g for g in ATARI100K_GAMES if g in set(group["game"])]
         columns = [group[group["game"] == g].sort_values("seed")["hns"].to_numpy() for g in games]
         k = min(len(c) for c in columns)
@@ -84,6 +86,11 @@ def method_scores(scores: pd.DataFrame) -> tuple[list[MethodScores], list[str]]:
     return out, notes
 
 
+def method_rank(method: str) -> tuple[int, str]:
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
 def per_game_means(scores: pd.DataFrame) -> pd.DataFrame:
     """Games x methods: mean over seeds of each run's final score (all runs, raw score)."""
-    return scores.pivot_table(index="game", columns="method", values="score", aggfunc="mean")
+    table = scores.pivot_table(index="game", columns="method", values="score", aggfunc="mean")
+    return table[sorted(table.columns, key=method_rank)]

@@ -10,14 +10,23 @@ import pandas as pd
 from jedi_bench.io import atomic_write_text
 
 
+def _number(v: float, digits: int) -> str:
+    if digits == 0:
+        return str(round(v))
+    if abs(v) >= 1e6:
+        return f"{v:.3g}"
+    return f"{round(v, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
+
 def _formatted(table: pd.DataFrame, digits: int) -> pd.DataFrame:
     """Floats rounded for reading; integers and text untouched; missing values shown as '-'."""
     out = table.copy().astype(object)
     for col in table.columns:
         values = table[col]
         if pd.api.types.is_float_dtype(values):
-            out[col] = [("-" if pd.isna(v) else (f"{round(v, digits) + 0.0:.{digits}f}" if abs(v) < 1e5 else f"{v:.3g}"))
-                        for v in values]
+            known = values.dropna()
+            whole = len(known) > 0 and bool((known == known.round()).all())  # ints that NaN made floats
+            out[col] = ["-" if pd.isna(v) else _number(v, 0 if whole else digits) for v in values]
         else:
             out[col] = ["-" if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in values]
     return out
