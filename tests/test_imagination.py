@@ -171,6 +171,16 @@ def test_component_step_changes_only_actor_critic(setup):
     assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters()))
 
 
+def test_component_loss_under_bf16_autocast_and_channels_last(setup):
+    wm, ac = setup
+    ac.to(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, metrics = actor_critic_component(wm, ac, AGENT).loss(make_batch())
+    loss.backward()
+    assert loss.dtype == torch.float32 and math.isfinite(metrics["loss"])
+    assert ac.policy_head.weight.grad.abs().sum() > 0
+
+
 def test_component_uses_at_most_batch_size_trajectories(setup):
     wm, ac = setup
     actor_critic_component(wm, ac, AGENT).loss(make_batch(batch=7))
