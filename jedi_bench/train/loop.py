@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jedi_bench.data.replay import ReplayBuffer
 from jedi_bench.train import checkpoint as ckpt
 from jedi_bench.train.collect import Agent, EnvRunner, play_episodes
 from jedi_bench.train.config import RunConfig
@@ -90,7 +91,6 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: torch.device, progress: bool = True):
         from jedi_bench.agent.component import actor_critic_component
-        from jedi_bench.data.replay import ReplayBuffer
 
         self.cfg, self.run_dir, self.device, self.progress = cfg, Path(run_dir), device, progress
         self.rng = seed_everything(cfg.seed, device)
@@ -107,7 +107,7 @@ class Trainer:
         if cfg.speed.compile:
             for module in (*wm.children(), ac):
                 module.compile()
-        self.replay = ReplayBuffer(self.run_dir / "replay", t.replay_chunk_probs)
+        self.replay: ReplayBuffer | None = None   # created by start_fresh() or load()
         self.runner = EnvRunner(env_factory(cfg, test_mode=False), self.rng)
         self.test_env = env_factory(cfg, test_mode=True)
         self.lstm_state = self.agent.initial_state()
@@ -264,11 +264,18 @@ class Trainer:
             "optimizers": {o.name: o.state_dict() for o in self.optimizers},
             "rng": ckpt.rng_state(self.rng),
             "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
-            "replay": {"num_steps": self.replay.num_steps},
+            "replay": self.replay.state_dict(),   # the open episode; finished ones are on disk already
         }
 
+    @property
+    def replay_dir(self) -> Path:
+        return self.run_dir / "replay"
+
+    def start_fresh(self) -> None:
+        """Start with an empty replay (discarding data of an attempt killed before its first checkpoint)."""
+        self.replay = ReplayBuffer(self.replay_dir, self.cfg.train.replay_chunk_probs, overwrite=True)
+
     def save(self) -> None:
-        self.replay.save()
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def load(self, path: str | Path | None = None) -> None:
@@ -282,7 +289,7 @@ class Trainer:
         self.models.load_state_dict(state["models"])
         for opt in self.optimizers:
             opt.load_state_dict(state["optimizers"][opt.name])
-        self.replay.truncate(int(state["replay"]["num_steps"]))
+        self.replay = ReplayBuffer.load(self.replay_dir, state["replay"], self.cfg.train.replay_chunk_probs)
         self.runner.load_state_dict(state["env"])
         self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))
         ckpt.set_rng_state(state["rng"], self.rng)

@@ -74,13 +74,13 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     cfg = resolve(method, game, seed, preset, overrides)
     dev = resolve_device(device)
     run_dir = Path(out)
-    if (run_dir / "scores.json").exists():
-        print(f"{run_dir} is a finished run (scores.json exists); nothing to do.")
-        return 0
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"--out {run_dir} exists and is not a folder")
     if (run_dir / "config.yaml").exists():
         check_same_config(run_dir, cfg)
+    if (run_dir / "scores.json").exists():
+        print(f"{run_dir} is a finished run (scores.json exists); nothing to do.")
+        return 0
     from jedi_bench.train.logger import RunLogger
     from jedi_bench.train.loop import Trainer
 
@@ -92,7 +92,7 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
         _note_resume(run_dir, dev)
         print(f"resuming {run_dir} at epoch {trainer.epoch}, {trainer.env_steps} env steps")
     else:
-        trainer.replay.truncate(0)    # drop data of an attempt killed before its first checkpoint
+        trainer.start_fresh()
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
         atomic_write_json(run_dir / "run_info.json", _run_info(cfg, dev))
     logger = RunLogger(run_dir, resume_epoch=trainer.epoch if resuming else None)
