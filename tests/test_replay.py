@@ -193,6 +193,8 @@ def test_bad_input_is_refused():
         replay.add_step(np.zeros((16, 16, 3), np.uint8), 0, 0.0, False, False)
     with pytest.raises(ValueError, match="seq_len"):
         replay.sample(2, 0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="capacity"):
+        ReplayBuffer(None, capacity=-1)
 
 
 def test_save_and_load_round_trip(tmp_path):

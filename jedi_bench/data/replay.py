@@ -52,6 +52,8 @@ class ReplayBuffer:
                  capacity: int = 0):
         self.directory = Path(directory) if directory is not None else None
         self.chunk_probs = tuple(float(p) for p in check_chunk_probs(chunk_probs))
+        if int(capacity) < 0:
+            raise ValueError(f"capacity must be >= 0 steps, got {capacity}")
         self._num_steps = 0
         self._episode_ends: list[int] = []  # exclusive end of each finished episode, in collection order
         self._capacity = 0
