@@ -26,11 +26,11 @@ class Batch:
     trunc: torch.Tensor
     mask: torch.Tensor
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(*(t.to(device, non_blocking=True) for t in
                        (self.obs, self.act, self.rew, self.end, self.trunc, self.mask)))
 
-    def __getitem__(self, item) -> "Batch":
+    def __getitem__(self, item) -> Batch:
         """Slice every field along the batch/time dimensions, e.g. ``batch[:, :5]``."""
         return Batch(self.obs[item], self.act[item], self.rew[item], self.end[item], self.trunc[item],
                      self.mask[item])
