@@ -29,7 +29,9 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
         fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=f".{final.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight")
+            # no creation date in PDFs: regenerating unchanged results leaves the files byte-identical
+            metadata = {"CreationDate": None} if ext == "pdf" else None
+            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", metadata=metadata)
             os.replace(tmp, final)
         finally:
             if os.path.exists(tmp):
@@ -105,7 +107,8 @@ def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: 
         text = f"{r['probability']:.2f}"
         if not np.isnan(r["lo"]):
             text += f"\n[{r['lo']:.2f}, {r['hi']:.2f}]"
-        ax.text(j, i, text, ha="center", va="center", fontsize=7 if len(names) < 8 else 5)
+        ax.text(j, i, text, ha="center", va="center", fontsize=7 if len(names) < 8 else 5,
+                color="white" if abs(r["probability"] - 0.5) > 0.3 else "black")
     image = ax.imshow(grid, cmap="RdBu", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
