@@ -54,18 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                                        overrides=a.overrides))
 
     s = sub.add_parser("evaluate", help="evaluate a run's final agent (epsilon 0, full games)")
-    s.add_argument("--run", required=True, help="run folder written by `jedi-bench train`")
+    s.add_argument("--run", dest="run_dir", required=True, help="run folder written by `jedi-bench train`")
     s.add_argument("--episodes", type=int, default=100)
     s.add_argument("--device", default=None)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.evaluate:evaluate_run", run=a.run,
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.evaluate:evaluate_run", run=a.run_dir,
                                        episodes=a.episodes, device=a.device))
 
     s = sub.add_parser("dream", help="write an imagined rollout next to the real frames (MP4 or GIF)")
-    s.add_argument("--run", required=True, help="run folder written by `jedi-bench train`")
+    s.add_argument("--run", dest="run_dir", required=True, help="run folder written by `jedi-bench train`")
     s.add_argument("--out", required=True, help="output video: .mp4 or .gif")
     s.add_argument("--steps", type=int, default=15, help="imagined steps")
     s.add_argument("--device", default=None)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.dream:dream", run=a.run, out=a.out, steps=a.steps,
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.dream:dream", run=a.run_dir, out=a.out, steps=a.steps,
                                        device=a.device))
 
     s = sub.add_parser("profile", help="measure a method's compute: step times, sampling speed, peak memory")
