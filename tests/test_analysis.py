@@ -171,7 +171,11 @@ def test_efficiency_ratios_to_diamond(tmp_path):
                        "other": ("jedi", 50.0, 100.0, 10.0, "another-device")}.items():
         paths.append(str(tmp_path / f"{name}.json"))
         (tmp_path / f"{name}.json").write_text(json.dumps(profile_json(*args)))
-    table = efficiency_table(paths)
+    extra = profile_json("ae-latent", 200.0, 2000.0, 500.0)
+    extra["timings_ms"]["autoencoder_step"] = 7.0
+    (tmp_path / "ae.json").write_text(json.dumps(extra))
+    table = efficiency_table([*paths, str(tmp_path / "ae.json")])
+    assert table.iloc[3]["autoencoder_step_ms"] == 7.0 and np.isnan(table.iloc[1]["autoencoder_step_ms"])
     jedi = table.iloc[1]
     assert jedi["update_speedup_vs_diamond"] == pytest.approx(3.0)
     assert jedi["sampling_speedup_vs_diamond"] == pytest.approx(5.0)

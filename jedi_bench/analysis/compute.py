@@ -28,7 +28,7 @@ REQUIRED = {
     "peak_memory_kind": None,
     "projected_hours_atari100k": None,
 }
-GROUP = ["device_name", "batch_size", "bf16", "channels_last", "compile", "cuda_graphs"]
+GROUP = ["device_name", "preset", "batch_size", "bf16", "channels_last", "compile", "cuda_graphs"]
 
 # The JEDI paper's abstract: "43% less VRAM" and "over 3x faster world-model sampling" than DIAMOND.
 PAPER_MEMORY_RATIO = 1 - 0.43
@@ -56,10 +56,13 @@ def read_profile(path: str | Path) -> dict:
 
 def profile_row(data: dict) -> dict:
     t, s, o = data["timings_ms"], data["sampling"], data["options"]
+    # components some methods add (e.g. ae-latent's autoencoder) get their own columns
+    extra = {f"{k}_ms": float(v) for k, v in t.items() if k not in REQUIRED["timings_ms"]}
     return {
         "method": data["method"],
         "device": data["device"]["device"],
         "device_name": data["device"]["device_name"],
+        "preset": str(o.get("preset", "")),
         "batch_size": int(o["batch_size"]),
         "bf16": bool(o["bf16"]),
         "channels_last": bool(o["channels_last"]),
@@ -69,6 +72,7 @@ def profile_row(data: dict) -> dict:
         "denoiser_step_ms": float(t["denoiser_step"]),
         "reward_end_step_ms": float(t["reward_end_step"]),
         "actor_critic_step_ms": float(t["actor_critic_step"]),
+        **extra,
         "full_update_ms": float(t["full_update"]),
         "sampling_frames_per_s": float(s["frames_per_s"]),
         "sampling_ms_per_step": float(s["ms_per_step"]),
@@ -82,7 +86,12 @@ def efficiency_table(paths: list[str]) -> pd.DataFrame:
     """One row per profile, with sampling speed-up, update speed-up and memory ratio to ``diamond``."""
     if not paths:
         raise ValueError("no compute profiles given")
-    table = pd.DataFrame([profile_row(read_profile(p)) for p in paths])
+    rows = [profile_row(read_profile(p)) for p in paths]
+    table = pd.DataFrame(rows)
+    extras = [c for c in table.columns if c.endswith("_step_ms") and c not in rows[0]]
+    base = list(rows[0])
+    at = base.index("full_update_ms")
+    table = table[base[:at] + extras + base[at:]]
     table["sampling_speedup_vs_diamond"] = np.nan
     table["update_speedup_vs_diamond"] = np.nan
     table["memory_ratio_vs_diamond"] = np.nan
