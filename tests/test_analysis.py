@@ -18,7 +18,7 @@ from jedi_bench.analysis.aggregates import (
 from jedi_bench.analysis.compute import efficiency_table, paper_rows, read_profile
 from jedi_bench.analysis.hns import hns, normalize_wide
 from jedi_bench.analysis.published import human_optimal_games, published_score_wide
-from jedi_bench.analysis.runs import find_runs, load_scores, method_scores
+from jedi_bench.analysis.runs import atari_only, find_runs, load_scores, method_scores
 from jedi_bench.envs.games import ATARI100K_GAMES
 
 # Two Human-Optimal games, then two Agent-Optimal ones; 2 runs x 4 games of HNS.
@@ -93,6 +93,9 @@ def test_probability_of_improvement_pairs():
     poi = probability_of_improvement([better, worse], reps=200).set_index(["x", "y"])
     assert poi.loc[("better", "worse"), "probability"] == pytest.approx(1.0)
     assert poi.loc[("worse", "better"), "probability"] == pytest.approx(0.0)
+    partial = MethodScores("partial", GAMES[:2], MATRIX[:, :2] + 10.0)  # compared on the games both have
+    poi = probability_of_improvement([partial, worse], reps=200).set_index(["x", "y"])
+    assert poi.loc[("partial", "worse"), "games"] == 2
     mixed = MethodScores("mixed", GAMES, MATRIX[::-1] + np.array([0.05, -0.05, 0.05, -0.05]))
     poi = probability_of_improvement([mixed, worse], reps=200).set_index(["x", "y"])
     assert poi["probability"].sum() == pytest.approx(1.0)
@@ -144,6 +147,9 @@ def test_find_and_load_runs(tmp_path):
     assert methods[0].games == ["Boxing", "Pong"]
     assert methods[0].per_game.to_dict() == pytest.approx({"Boxing": 1.0, "Pong": 0.0})
     assert notes and "first 1 seed" in notes[0]
+    catch = _write_run(tmp_path / "check", "jedi", "Catch", 0, 1.0)
+    atari, skipped = atari_only(load_scores([*runs, catch]))
+    assert len(atari) == 3 and skipped == ["Catch"]  # no human score for test games: left out, and said so
     dup = _write_run(tmp_path / "copy", "jedi", "Pong", 0, 3.0)
     with pytest.raises(ValueError, match="same method/game/seed"):
         load_scores(find_runs([str(tmp_path)]))
