@@ -25,14 +25,20 @@ TINY = ["train.total_env_steps=20", "train.initial_collect_steps=14", "train.ini
         "world_model.rew_end_seq_len=6"]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run fastest on one thread, and the machine's cores are shared."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "ae"
     assert train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False) == 0
-    yield run
-    torch.set_num_threads(threads)
+    return run
 
 
 class ScriptedAgent:
@@ -162,3 +168,30 @@ def test_dream_writes_real_and_imagined_side_by_side(tiny_run, tmp_path):
     assert frames[:, 16:, :256].std() > 0                             # the real panel shows the game
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         dream(str(tiny_run), str(tmp_path / "dream.avi"), steps=2, device="cpu")
+
+
+def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, monkeypatch, capsys):
+    from jedi_bench.train import learning_check as lc
+
+    monkeypatch.setattr(lc, "PRESET", "smoke")
+    monkeypatch.setattr(lc, "OVERRIDES", TINY)
+    code = lc.learning_check(["ae-latent"], seed=0, episodes=4, out=str(tmp_path))
+    table = __import__("pandas").read_csv(tmp_path / "learning_check.csv")
+    assert tuple(table.columns) == lc.COLUMNS and list(table["method"]) == ["ae-latent"]
+    row = table.iloc[0]
+    assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
+    assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
+    assert -1.0 <= row["random_mean"] < 0.0                            # random play misses most balls
+    assert code == (0 if row["beats_random"] else 1)
+    assert json.loads((tmp_path / "learning_check.json").read_text())["methods"][0]["method"] == "ae-latent"
+    assert "| ae-latent |" in (tmp_path / "learning_check.md").read_text()
+    assert (tmp_path / "runs" / "ae-latent" / "scores.json").exists()
+    with pytest.raises(ValueError, match="unknown method"):
+        lc.learning_check(["nope"], out=str(tmp_path))
+
+
+def test_confidence_interval_of_the_mean():
+    from jedi_bench.train.learning_check import ci95
+
+    low, high = ci95([0.0, 2.0] * 50)
+    assert low == pytest.approx(1 - 1.96 * np.std([0.0, 2.0] * 50, ddof=1) / 10) and high == pytest.approx(2 - low)

@@ -1,0 +1,126 @@
+"""``jedi-bench learning-check``: does each method really learn? Train it on Catch, compare with random play.
+
+Each method is trained with the ``catch`` preset on the built-in Catch game (run folders under
+``OUT/runs/<method>``, resumable like any run), its final agent plays ``episodes`` test episodes, and a
+uniformly random policy plays as many. A method passes when the lower end of its 95% confidence
+interval lies above the upper end of the random policy's. Results go to ``OUT/learning_check.csv``,
+``.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jedi_bench.io import atomic_write_json, atomic_write_text
+
+GAME = "Catch"
+PRESET = "catch"
+#: extra ``--set`` overrides of the check's runs (none: the check is the ``catch`` preset as it stands)
+OVERRIDES: list[str] = []
+COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
+           "random_ci95_high", "margin", "beats_random", "device", "train_wall_time_s", "check_wall_time_s")
+
+
+class RandomAgent:
+    """Uniformly random actions; the same interface as :class:`jedi_bench.train.collect.Agent`."""
+
+    def __init__(self, num_actions: int):
+        self.num_actions = num_actions
+
+    def initial_state(self):
+        return None
+
+    def act(self, obs, state, epsilon, rng: np.random.Generator):
+        return int(rng.integers(self.num_actions)), state
+
+
+def ci95(returns: list[float]) -> tuple[float, float]:
+    """Normal-approximation 95% confidence interval of the mean return."""
+    mean = float(np.mean(returns))
+    half = 1.96 * float(np.std(returns, ddof=1)) / math.sqrt(len(returns)) if len(returns) > 1 else 0.0
+    return mean - half, mean + half
+
+
+def random_returns(episodes: int, seed: int) -> list[float]:
+    from jedi_bench.train.collect import play_episodes
+    from jedi_bench.train.config import resolve
+    from jedi_bench.train.loop import env_factory, num_actions_of
+
+    cfg = resolve("jedi", GAME, seed, PRESET, OVERRIDES)
+    return play_episodes(env_factory(cfg, test_mode=True), RandomAgent(num_actions_of(cfg)), episodes,
+                         np.random.default_rng(seed), max_steps=cfg.train.eval_max_agent_steps)
+
+
+def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
+    """Train (or resume, or reuse) the method's run and evaluate it; returns its row without random columns."""
+    from jedi_bench.train.evaluate import evaluate_run
+    from jedi_bench.train.run import train
+
+    start = time.perf_counter()
+    run_dir = runs_dir / method
+    code = train(method, GAME, seed, PRESET, str(run_dir), device=None, overrides=list(OVERRIDES))
+    if code != 0:
+        raise RuntimeError(f"training {method} on {GAME} failed (exit code {code}); see {run_dir}")
+    evaluation = run_dir / f"evaluation_{episodes}.json"
+    if not evaluation.exists():
+        evaluate_run(str(run_dir), episodes, device=None)
+    result = json.loads(evaluation.read_text())
+    scores = json.loads((run_dir / "scores.json").read_text())
+    low, high = ci95(result["returns"])
+    return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
+            "ci95_high": high, "episodes": result["episodes"], "device": result["device"],
+            "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start}
+
+
+def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check") -> int:
+    """Run the check for ``methods``; returns 0 when every method beats random play, else 1."""
+    from jedi_bench.worldmodels import check_method as known_method
+
+    for method in methods:
+        known_method(method)
+    if episodes < 2:
+        raise ValueError(f"--episodes must be >= 2 (a confidence interval needs two), got {episodes}")
+    out_dir = Path(out)
+    rand = random_returns(episodes, seed)
+    rand_mean, (_, rand_high) = float(np.mean(rand)), ci95(rand)
+    rows = []
+    for method in methods:
+        row = check_method(method, seed, episodes, out_dir / "runs")
+        row.update(random_mean=rand_mean, random_ci95_high=rand_high, margin=row["mean_return"] - rand_mean,
+                   beats_random=bool(row["ci95_low"] > rand_high))
+        rows.append({key: row[key] for key in COLUMNS})
+        write_results(out_dir, rows, rand, seed)
+    failed = [r["method"] for r in rows if not r["beats_random"]]
+    print(markdown_table(rows))
+    if failed:
+        print(f"did not beat random play by a clear margin: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int) -> None:
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    atomic_write_text(out_dir / "learning_check.csv", frame.to_csv(index=False))
+    atomic_write_json(out_dir / "learning_check.json", {
+        "game": GAME, "preset": PRESET, "seed": seed, "random_returns_mean": float(np.mean(rand)),
+        "random_episodes": len(rand), "methods": rows})
+    atomic_write_text(out_dir / "learning_check.md",
+                      f"# Learning check: {GAME}, preset `{PRESET}`, seed {seed}\n\n"
+                      "Final agent: test episodes with epsilon 0 and sampled actions; random: uniform actions. "
+                      "A method passes when its 95% CI lies above the random policy's.\n\n"
+                      + markdown_table(rows) + "\n")
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| method | mean return | std | 95% CI | random mean | margin | passes | device | train time |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
+                     f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | {r['margin']:+.3f} | "
+                     f"{'yes' if r['beats_random'] else 'no'} | {r['device']} | {r['train_wall_time_s'] / 60:.1f} min |")
+    return "\n".join(lines)
