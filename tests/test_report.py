@@ -9,8 +9,8 @@ import pytest
 from jedi_bench.analysis.report import aggregate, published_report
 from jedi_bench.cli import main
 
-TABLES = ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement", "learning_curves",
-          "efficiency")
+TABLES = ("per_game_scores", "per_game_hns", "aggregates", "paper_comparison", "probability_of_improvement",
+          "learning_curves", "efficiency")
 FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
            "learning_curves", "compute")
 SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (20.0, 30.0),
@@ -77,6 +77,9 @@ def test_aggregate_writes_every_table_and_figure(runs, tmp_path):
     assert agg.loc["jedi", "mean_hns_lo"] <= agg.loc["jedi", "mean_hns"] <= agg.loc["jedi", "mean_hns_hi"]
     assert agg.loc["jedi", "mean_hns"] > agg.loc["diamond", "mean_hns"]
     assert agg.loc["DIAMOND", "intervals"] == "point estimate" and pd.isna(agg.loc["DIAMOND", "iqm_lo"])
+    paper = pd.read_csv(out / "tables" / "paper_comparison.csv").set_index(["method", "metric"])
+    assert paper.loc[("diamond", "mean_hns"), "reported"] == pytest.approx(1.459)
+    assert paper.loc[("jedi", "iqm"), "suite"] == pytest.approx(agg.loc["jedi", "iqm"])
     poi = pd.read_csv(out / "tables" / "probability_of_improvement.csv").set_index(["x", "y"])
     assert poi.loc[("jedi", "diamond"), "probability"] == pytest.approx(1.0)
     eff = pd.read_csv(out / "tables" / "efficiency.csv", index_col=0)

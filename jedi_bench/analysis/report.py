@@ -38,6 +38,9 @@ from jedi_bench.envs.games import ATARI100K_GAMES
 from jedi_bench.io import atomic_write_text
 
 TAUS = np.linspace(0.0, 8.0, 81)
+# The suite's methods that reproduce a published method, for the comparison with the papers' aggregates.
+PAPER_NAMES = {"jedi": "JEDI", "diamond": "DIAMOND"}
+REPORTED_METRICS = ("mean_hns", "median_hns", "iqm", "optimality_gap", "n_superhuman", "har_hns")
 SEED = 0  # bootstrap seed: the same runs give the same intervals
 
 
@@ -197,7 +200,8 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
     if skipped:
         rep.notes.append(f"runs on non-Atari games skipped (no human score): {', '.join(skipped)}")
     _per_game_tables(rep)
-    _aggregates(rep)
+    table = _aggregates(rep)
+    _paper_comparison(rep, table)
     _comparisons(rep, suite)
     _per_game_figure(rep)
     curves = load_curves(scores)
@@ -218,11 +222,36 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
     return 0
 
 
+def _paper_comparison(rep: Report, table: pd.DataFrame) -> None:
+    """The suite's reproduction of a published method next to the aggregates that paper reports."""
+    reported = published_aggregates().set_index("method")
+    rows = []
+    for method, paper in PAPER_NAMES.items():
+        if method not in table.index or paper not in reported.index:
+            continue
+        for metric in REPORTED_METRICS:
+            row = {"method": method, "paper": paper, "metric": metric, "suite": table.loc[method, metric],
+                   "suite_lo": table.loc[method, f"{metric}_lo"] if metric in INTERVAL_METRICS else np.nan,
+                   "suite_hi": table.loc[method, f"{metric}_hi"] if metric in INTERVAL_METRICS else np.nan,
+                   "reported": reported.loc[paper, metric], "reported_status": reported.loc[paper, "status"]}
+            rows.append(row)
+    if not rows:
+        rep.notes.append("no run of a method with published aggregates (jedi, diamond): no comparison table")
+        return
+    comparison = pd.DataFrame(rows).set_index(["method", "metric"])
+    paths = write_table(comparison, rep.out / "tables" / "paper_comparison",
+                        f"The suite's aggregates {_games_caption(rep.games)} against those the papers report "
+                        f"over 26 games (5 seeds); `reported_status` says how well each reported figure is "
+                        f"confirmed (baselines/README.md).")
+    rep.link(paths, "**Reproduction vs paper**: the suite's jedi and diamond against the JEDI and DIAMOND "
+             "papers' reported aggregates; a reported value inside the suite's interval is reproduced")
+
+
 def _reported_check(table: pd.DataFrame) -> pd.DataFrame:
     """Recomputed aggregates next to the values the papers report (where both exist)."""
     reported = published_aggregates().set_index("method")
     rows = []
-    for metric in ("mean_hns", "median_hns", "iqm", "optimality_gap", "n_superhuman", "har_hns"):
+    for metric in REPORTED_METRICS:
         for method in table.index:
             if method in reported.index and not pd.isna(reported.loc[method, metric]):
                 rows.append({"method": method, "metric": metric, "recomputed": float(table.loc[method, metric]),

@@ -45,11 +45,15 @@ def write_table(table: pd.DataFrame, stem: str | Path, caption: str, digits: int
     stem = Path(stem)
     csv, md, tex = stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")
     atomic_write_text(csv, table.to_csv())
-    shown = _formatted(table if display is None else display, digits)
-    atomic_write_text(md, f"{caption}\n\n{shown.to_markdown()}\n")
+    shown = table if display is None else display
+    shown = shown.reset_index() if shown.index.nlevels > 1 else shown.rename_axis(shown.index.name or "")
+    keep_index = shown.index.nlevels == 1 and not isinstance(shown.index, pd.RangeIndex)
+    shown = _formatted(shown, digits)
+    atomic_write_text(md, f"{caption}\n\n{shown.to_markdown(index=keep_index)}\n")
     shown.index = [_latex_escape(str(i)) for i in shown.index]
     shown.columns = [_latex_escape(str(c)) for c in shown.columns]
     shown = shown.map(lambda v: _latex_escape(v) if isinstance(v, str) else v)
-    latex = shown.to_latex(caption=_latex_escape(caption), label=f"tab:{stem.name}", escape=False)
+    latex = shown.to_latex(caption=_latex_escape(caption), label=f"tab:{stem.name}", escape=False,
+                           index=keep_index)
     atomic_write_text(tex, latex)
     return [csv, md, tex]
