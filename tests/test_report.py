@@ -101,6 +101,13 @@ def test_aggregate_errors_name_what_is_wrong(runs, tmp_path, capsys):
         aggregate([str(empty)], str(tmp_path / "o"), [], reps=200)
     with pytest.raises(FileNotFoundError, match="absent.json"):
         aggregate([str(root)], str(tmp_path / "o"), [str(tmp_path / "absent.json")], reps=200)
+    other = root / "dev-run"
+    other.mkdir()
+    (other / "scores.json").write_text(json.dumps({"game": "Pong", "method": "jedi", "seed": 9, "preset": "dev",
+                                                   "env_steps": 1, "mean": 0.0}))
+    with pytest.raises(ValueError, match="several presets"):
+        aggregate([str(root)], str(tmp_path / "o"), [], reps=200)
+    (other / "scores.json").unlink()
     with pytest.raises(ValueError, match="reps"):
         aggregate([str(root)], str(tmp_path / "o"), [], reps=0)
     assert not (tmp_path / "o").exists()  # nothing written before the input was checked

@@ -186,6 +186,10 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
     for path in compute or []:
         read_profile(path)  # a missing or malformed profile fails before any work
     scores, skipped = atari_only(load_scores(find_runs(runs)))
+    presets = sorted(scores["preset"].unique())
+    if len(presets) > 1:
+        raise ValueError(f"runs of several presets found ({', '.join(presets)}) under {', '.join(runs)}: "
+                         "aggregate one preset at a time")
     if scores.empty:
         raise ValueError(f"no Atari100k runs under {', '.join(runs)} (only: {', '.join(skipped)})")
     suite, notes = method_scores(scores)
@@ -194,8 +198,7 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
     raw = pd.concat([per_game_means(scores).reindex(games), published_score_wide().loc[games]], axis=1)
     rep = Report(Path(out), "Results of the suite's runs", suite, baselines, raw,
                  list(WORLD_MODEL_BASELINES), reps, notes)
-    presets = sorted(scores["preset"].unique())
-    rep.notes.append(f"{len(scores)} runs, preset(s) {', '.join(presets)}; methods "
+    rep.notes.append(f"{len(scores)} runs, preset {', '.join(presets)}; methods "
                      + ", ".join(f"{m.name} ({m.matrix.shape[0]} seed(s) x {len(m.games)} game(s))" for m in suite))
     if skipped:
         rep.notes.append(f"runs on non-Atari games skipped (no human score): {', '.join(skipped)}")
