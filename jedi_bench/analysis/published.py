@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from jedi_bench import reference
@@ -64,8 +63,3 @@ def human_optimal_games() -> tuple[tuple[str, ...], tuple[str, ...]]:
     agent = tuple(g for g in ATARI100K_GAMES if average[g] > SPLIT_THRESHOLD)
     return human, agent
 
-
-def split_label(games: list[str]) -> np.ndarray:
-    """'human' or 'agent' per game (for table columns)."""
-    human, _ = human_optimal_games()
-    return np.array(["human-optimal" if g in human else "agent-optimal" for g in games])

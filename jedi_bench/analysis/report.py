@@ -74,6 +74,14 @@ def _games_caption(games: list[str]) -> str:
             f"restricted to the same games, so these numbers are not comparable to 26-game results")
 
 
+def _games_short(games: list[str]) -> str:
+    """For figure titles: '26 games', or which of them when only some are present."""
+    if len(games) == len(ATARI100K_GAMES):
+        return "26 games"
+    listed = ", ".join(games) if len(games) <= 4 else ", ".join(games[:4]) + ", ..."
+    return f"{len(games)} of 26 games: {listed}"
+
+
 def _per_game_tables(rep: Report) -> None:
     human, _ = human_optimal_games()
     ref = random_human().loc[rep.games]
@@ -111,7 +119,7 @@ def _aggregates(rep: Report) -> pd.DataFrame:
              "and Agent-Optimal games; `[lo, hi]` are 95% intervals")
     shown = table.loc[[m.name for m in rep.suite] + [b for b in rep.figure_baselines if b in table.index]]
     paths = figures.plot_aggregates(shown, rep.out / "figures" / "aggregate_metrics",
-                                    f"Aggregate HNS {_games_caption(rep.games)}"[:120])
+                                    f"Aggregate HNS ({_games_short(rep.games)})")
     rep.link(paths, "**Aggregate metrics figure**: bars are 95% intervals of the suite's methods, "
              "grey dots published point estimates; non-overlapping bars mean a reliable difference")
     return table
@@ -121,7 +129,7 @@ def _comparisons(rep: Report, poi_methods: list[MethodScores]) -> None:
     shown = rep.suite + [b for b in rep.baselines if b.name in rep.figure_baselines]
     profiles = performance_profiles(shown, TAUS, rep.reps, SEED)
     paths = figures.plot_performance_profiles(profiles, TAUS, rep.out / "figures" / "performance_profiles",
-                                              "Performance profiles (score distributions)")
+                                              f"Performance profiles ({_games_short(rep.games)})")
     rep.link(paths, "**Performance profiles**: the fraction of runs scoring above each HNS threshold; a curve "
              "that lies above another everywhere is better at every level (bands: 95% intervals)")
     if len(poi_methods) < 2:
@@ -140,7 +148,8 @@ def _comparisons(rep: Report, poi_methods: list[MethodScores]) -> None:
 def _per_game_figure(rep: Report) -> None:
     shown = [m.name for m in rep.suite] + [b for b in rep.figure_baselines if b in rep.raw.columns]
     paths = figures.plot_per_game_hns(normalize_wide(rep.raw[shown]), [m.name for m in rep.suite],
-                                      rep.out / "figures" / "per_game_hns", "Per-game HNS")
+                                      rep.out / "figures" / "per_game_hns",
+                                      f"Per-game HNS ({_games_short(rep.games)})")
     rep.link(paths, "**Per-game HNS bars** (symmetric-log axis; the dotted line is human level)")
 
 
