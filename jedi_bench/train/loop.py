@@ -129,24 +129,26 @@ class Trainer:
         return (self.epoch >= 1 and not self.epoch_collected and self.env_steps >= t.total_env_steps
                 and self.train_only_epochs >= t.final_train_epochs)
 
-    def run(self, logger: RunLogger, stop_after_epoch: int | None = None) -> None:
-        """Train until the schedule is done (or ``stop_after_epoch`` epochs are complete)."""
+    def run(self, logger: RunLogger) -> None:
+        """Train until the schedule is done."""
         from tqdm import tqdm
 
         self.logger = logger
-        expected = self.expected_epochs()
-        with tqdm(total=expected, initial=min(self.epoch, expected), desc=f"{self.cfg.method} {self.cfg.game}",
-                  unit="epoch", disable=not self.progress, dynamic_ncols=True) as bar:
-            while not self.done and (stop_after_epoch is None or self.epoch < stop_after_epoch):
+        with tqdm(total=self.epoch + self.remaining_epochs(), initial=self.epoch, unit="epoch",
+                  desc=f"{self.cfg.method} {self.cfg.game}", disable=not self.progress, dynamic_ncols=True) as bar:
+            while not self.done:
                 row = self.run_epoch()
+                bar.total = self.epoch + self.remaining_epochs()
                 bar.update(1)
                 bar.set_postfix(env_steps=self.env_steps, **{k.split("/")[0]: round(v, 3) for k, v in row.items()
                                                                if k.endswith("/loss")})
 
-    def expected_epochs(self) -> int:
+    def remaining_epochs(self) -> int:
+        """Epochs still to run (before epoch 1 this assumes the initial collection is not extended)."""
         t = self.cfg.train
-        after_initial = max(0, t.total_env_steps - t.initial_collect_steps)
-        return 1 + -(-after_initial // t.collect_steps_per_epoch) + t.final_train_epochs
+        steps = self.env_steps if self.epoch >= 1 else t.initial_collect_steps
+        collecting = -(-max(0, t.total_env_steps - steps) // t.collect_steps_per_epoch)
+        return (self.epoch == 0) + collecting + t.final_train_epochs - self.train_only_epochs
 
     def run_epoch(self) -> dict:
         t = self.cfg.train
@@ -178,6 +180,8 @@ class Trainer:
             self._episode_returns = []
         self.logger.log_train(row)
         if t.test_episodes > 0 and epoch % t.test_every_epochs == 0:
+            self.models.wm.eval()
+            self.models.actor_critic.eval()
             returns = play_episodes(self.test_env, self.agent, t.test_episodes, self.rng,
                                     max_steps=t.eval_max_agent_steps)
             self.logger.log_eval(epoch, self.env_steps, returns)
