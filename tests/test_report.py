@@ -3,6 +3,7 @@ is written, with the right content, and bad input fails early with a clear error
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,9 +11,9 @@ from jedi_bench.analysis.report import aggregate, published_report
 from jedi_bench.cli import main
 
 TABLES = ("per_game_scores", "per_game_hns", "aggregates", "paper_comparison", "probability_of_improvement",
-          "learning_curves", "efficiency")
+          "learning_curves", "sample_efficiency", "efficiency")
 FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
-           "learning_curves", "compute")
+           "learning_curves", "sample_efficiency", "compute")
 SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (20.0, 30.0),
           ("diamond", "Pong"): (-20.0, -18.0), ("diamond", "Boxing"): (5.0, 3.0)}
 
@@ -89,6 +90,12 @@ def test_aggregate_writes_every_table_and_figure(runs, tmp_path):
     curves = pd.read_csv(out / "tables" / "learning_curves.csv")
     last = curves[(curves["method"] == "jedi") & (curves["game"] == "Pong") & (curves["env_steps"] == 300)]
     assert last["mean"].item() == pytest.approx(12.0) and last["seeds"].item() == 2
+    iqm = pd.read_csv(out / "tables" / "sample_efficiency.csv")
+    first = iqm[(iqm["method"] == "diamond") & (iqm["env_steps"] == 100)]
+    # diamond at 100 steps: returns 3, 1 on Boxing and -22, -20 on Pong; the IQM of their HNS
+    expected = np.mean(sorted([(3 - 0.1) / 12, (1 - 0.1) / 12, (-22 + 20.7) / 35.3, (-20 + 20.7) / 35.3])[1:3])
+    assert first["iqm_hns"].item() == pytest.approx(expected)
+    assert first["lo"].item() <= expected <= first["hi"].item()
     assert "\\begin{table}" in (out / "tables" / "aggregates.tex").read_text()
     assert not list(out.rglob("*.tmp"))  # atomic writes leave no temporaries behind
 

@@ -172,6 +172,23 @@ def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str) ->
     return save_figure(fig, stem)
 
 
+def plot_iqm_curves(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
+    """Sample efficiency: IQM of HNS against agent steps, one line per method, 95% bands."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = _colors(list(dict.fromkeys(table["method"])))
+    for method, curve in table.groupby("method", sort=False):
+        ax.plot(curve["env_steps"], curve["iqm_hns"], color=colors[method], label=method)
+        if curve["lo"].notna().all():
+            ax.fill_between(curve["env_steps"], curve["lo"], curve["hi"], color=colors[method], alpha=0.2)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel("IQM human-normalised score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, stem)
+
+
 COMPUTE_PANELS = (("full_update_ms", "full update (ms)"), ("sampling_frames_per_s", "sampling (frames/s)"),
                   ("peak_memory_mb", "peak memory (MB)"), ("projected_hours", "projected hours / run"))
 

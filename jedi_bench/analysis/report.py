@@ -23,7 +23,7 @@ from jedi_bench.analysis.aggregates import (
     probability_of_improvement,
 )
 from jedi_bench.analysis.compute import efficiency_with_paper, read_profile
-from jedi_bench.analysis.curves import load_curves, summarize_curves
+from jedi_bench.analysis.curves import iqm_curves, load_curves, summarize_curves
 from jedi_bench.analysis.hns import normalize_wide
 from jedi_bench.analysis.published import (
     WORLD_MODEL_BASELINES,
@@ -227,6 +227,14 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
         paths += figures.plot_learning_curves(summary, rep.out / "figures" / "learning_curves",
                                               "Learning curves (mean over seeds, band: +-1 std)")
         rep.link(paths, "**Learning curves**: test return against agent steps per game")
+        iqm = iqm_curves(curves, rep.reps, SEED)
+        paths = write_table(iqm.set_index(["method", "env_steps"]), rep.out / "tables" / "sample_efficiency",
+                            "IQM of human-normalised test returns over runs and games at each evaluation step, "
+                            "with 95% stratified bootstrap intervals.")
+        paths += figures.plot_iqm_curves(iqm, rep.out / "figures" / "sample_efficiency",
+                                         f"Sample efficiency ({_games_short(rep.games)})")
+        rep.link(paths, "**Sample efficiency**: IQM HNS over all runs and games against agent steps; the band "
+                 "is a 95% interval, so a gap between bands is a reliable difference at that budget")
     if compute:
         _compute_section(rep, compute)
     path = _write_markdown(rep)
