@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,3 +208,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "reward_end" in err and "epoch 3" in err
     assert counters(run)["epoch"] == 2 and not (run / "scores.json").exists()
+
+
+def test_checkpoint_written_with_another_config_is_refused(finished_runs, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(finished_runs["jedi"] / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
+    with pytest.raises(ValueError, match=r"different config.*train\.total_env_steps"):
+        run_train("jedi", run, ["train.total_env_steps=70"])

@@ -283,7 +283,13 @@ class Trainer:
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def load(self, path: str | Path | None = None) -> None:
-        state = ckpt.load_checkpoint(path or self.checkpoint_path, map_location=self.device)
+        from jedi_bench.train.run import config_differences
+
+        path = Path(path or self.checkpoint_path)
+        state = ckpt.load_checkpoint(path, map_location=self.device)
+        diffs = config_differences(state["config"], self.cfg.to_dict())
+        if diffs:
+            raise ValueError(f"checkpoint {path} was written with a different config: {'; '.join(diffs)}")
         c = state["counters"]
         self.epoch, self.env_steps = int(c["epoch"]), int(c["env_steps"])
         self.epoch_collected, self.train_only_epochs = bool(c["epoch_collected"]), int(c["train_only_epochs"])
