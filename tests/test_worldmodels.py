@@ -315,3 +315,15 @@ def test_whole_agents_are_near_13_5m_parameters():
         probe = sum(p.numel() for p in wm.probe.parameters()) if method == "jedi" else 0
         ae_decoder = sum(p.numel() for p in wm.autoencoder.decoder.parameters()) if method == "ae-latent" else 0
         assert 13.0e6 < agent - probe - ae_decoder < 14.2e6, (method, agent)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sample_next_rejects_bad_context_with_a_clear_message(method):
+    wm = make_world_model(method, tiny(), 4)
+    shape = wm.agent_input_shape
+    with pytest.raises(ValueError, match="needs the last 4"):
+        wm.sample_next(torch.zeros(2, 3, *shape), torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="context must be"):
+        wm.sample_next(torch.zeros(2, 4, 3, 32, 32), torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="actions must be"):
+        wm.sample_next(torch.zeros(2, 4, *shape), torch.zeros(2, 3, dtype=torch.long))

@@ -16,6 +16,7 @@ from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
+from jedi_bench.worldmodels.checks import check_context
 from jedi_bench.worldmodels.config import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 
@@ -78,6 +79,7 @@ class DiamondWorldModel(WorldModel):
     @torch.no_grad()
     def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         L = self.cfg.context
+        check_context(context, actions, L, self.agent_input_shape)
         context, actions = context[:, -L:], actions[:, -L:]
         raw, dcfg = self._raw(context, actions), self.cfg.diffusion
         x = sample(lambda x, s: denoise(raw, x, s, dcfg).clamp(-1, 1), (context.shape[0], 3, 64, 64), dcfg,

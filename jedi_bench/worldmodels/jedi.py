@@ -24,6 +24,7 @@ from jedi_bench.nets.encoder import Encoder
 from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
+from jedi_bench.worldmodels.checks import check_context
 from jedi_bench.worldmodels.config import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
     LatentDynamics,
@@ -130,6 +131,7 @@ class JediWorldModel(WorldModel):
     # -- imagination -------------------------------------------------------------------------------
     def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         L = self.cfg.context
+        check_context(context, actions, L, self.agent_input_shape)
         return self.dynamics.sample(context[:, -L:], actions[:, -L:])
 
     @torch.no_grad()
