@@ -11,7 +11,7 @@ JediAblation = Literal[
     "no_denoise_grad",      # no denoising gradient into the encoder
     "decoder",              # an added decoder with a reconstruction gradient into the encoder
     "ema",                  # EMA target encoder instead of stop-gradient on the target
-    "no_switch",            # no random switching of the second target's context
+    "no_switch",            # no random switching: the second target always conditions on the prediction
     "no_switch_no_clamp",   # no switching and no 3*tanh(z/3) clamp
 ]
 JEDI_ABLATIONS: tuple[str, ...] = JediAblation.__args__  # type: ignore[attr-defined]
