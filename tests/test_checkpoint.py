@@ -101,6 +101,10 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
         ckpt.save_checkpoint(path, payload())
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"left by a SIGKILL")
+    monkeypatch.undo()
+    ckpt.save_checkpoint(path, payload())
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
 def test_train_refuses_a_corrupt_checkpoint_naming_it(tmp_path):

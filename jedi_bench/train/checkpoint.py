@@ -26,6 +26,10 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    path = Path(path)
+    # a process killed while writing leaves its temporary file (never the checkpoint) behind: drop it
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     atomic_torch_save(path, {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload})
 
 
