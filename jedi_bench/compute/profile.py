@@ -19,11 +19,13 @@ Measure one method per process (the CPU peak RSS is the process's), all methods 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -91,9 +93,7 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     bar.update()
 
     bar.set_postfix_str("policy step")
-    obs = layout(torch.rand(1, 3, 64, 64, device=dev) * 2 - 1)
-    with torch.no_grad(), speedlib.autocast(speed, dev):
-        policy = time_call(lambda: policy_step(wm, ac, obs), dev, repeats, warmup)
+    policy = time_policy_step(wm, ac, speed, dev, repeats, warmup)
     bar.update()
     bar.close()
 
@@ -126,12 +126,29 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
         "peak_memory_kind": peak_kind,
         "memory_before_models_mb": memory_before,
         "policy_step_ms": {"median": policy.median_ms, "min": policy.min_ms, "max": policy.max_ms},
+        "cpu_time_ms": {**{f"{name}_step": t.cpu_median_ms for name, t in steps.items()},
+                        "full_update": sum(t.cpu_median_ms for t in steps.values()),
+                        "sampling_step": sampling.cpu_median_ms, "policy_step": policy.cpu_median_ms},
         "projected_hours_atari100k": projected_hours(step_ms, policy.median_ms, full_schedule),
         "schedule_atari100k": dataclasses.asdict(update_counts(full_schedule)),
         "num_actions": NUM_ACTIONS,
+        "code": code_version(),
         "warmup": warmup,
         "optimizer": f"AdamW ({speedlib.optimizer_impl(dev)})",
     }
+
+
+def code_version() -> str:
+    """The git commit of the measured code ("+dirty" when the working tree differs), or "unknown"."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jedi_bench"],
+                               cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
 def _validated(method: str, device: str, preset_name: str, batch_size: int, repeats: int,
@@ -208,7 +225,20 @@ def train_step(comp: Component, optimizer: torch.optim.Optimizer, batch: Batch, 
     optimizer.step()
 
 
-def policy_step(wm: WorldModel, ac: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
-    """Encode one frame and act on it: the model-side cost of collecting one env step."""
-    x = wm.encode(obs)
-    return ac.act(x, None)
+def time_policy_step(wm: WorldModel, ac: torch.nn.Module, speed: SpeedConfig, dev: torch.device, repeats: int,
+                     warmup: int) -> Timing:
+    """The model-side cost of collecting one env step: the run's own agent acting on one uint8 frame
+    (to tensor, encode, actor-critic forward, sample). The emulator's time is not included."""
+    from jedi_bench.train.collect import Agent
+
+    agent = Agent(wm, ac, dev, speed.bf16)
+    frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    state = agent.initial_state()
+    wm.eval()
+    ac.eval()
+    try:
+        return time_call(lambda: agent.act(frame, state, 0.0, rng), dev, repeats, warmup)
+    finally:
+        wm.train()
+        ac.train()

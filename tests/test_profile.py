@@ -1,0 +1,162 @@
+"""`jedi-bench profile`: a complete, self-consistent JSON at tiny size; the schedule projection; validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jedi_bench.cli import main
+from jedi_bench.compute import speed as speedlib
+from jedi_bench.compute.profile import profile_cli
+from jedi_bench.compute.projection import projected_hours, update_counts
+from jedi_bench.compute.timing import time_call
+from jedi_bench.train.config import SpeedConfig, preset
+from jedi_bench.worldmodels.base import ParamGroup
+
+SCHEMA = {"method", "device", "versions", "options", "parameters", "timings_ms", "timings_ms_minmax", "sampling",
+          "peak_memory_mb", "peak_memory_kind", "projected_hours_atari100k"}
+OPTIONS = {"batch_size", "bf16", "channels_last", "compile", "cuda_graphs", "preset", "repeats"}
+STEPS = {"denoiser_step", "reward_end_step", "actor_critic_step", "full_update"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: tiny models gain nothing from two, and on a shared CPU spinning threads cost."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _profile(tmp_path, method: str, *flags: str) -> dict:
+    out = tmp_path / f"{method}.json"
+    rc = main(["profile", "--method", method, "--device", "cpu", "--preset", "smoke", "--batch-size", "2",
+               "--repeats", "2", *flags, "--out", str(out)])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("method", ["jedi", "diamond", "ae-latent"])
+def test_profile_writes_complete_consistent_json(tmp_path, method):
+    report = _profile(tmp_path, method)
+    assert SCHEMA <= set(report)
+    assert report["method"] == method
+    assert report["options"] == {"batch_size": 2, "bf16": False, "channels_last": False, "compile": False,
+                                 "cuda_graphs": False, "preset": "smoke", "repeats": 2}
+    assert report["device"]["device"] == "cpu" and report["device"]["device_name"]
+    assert report["versions"]["torch"].startswith(torch.__version__.split("+")[0])
+
+    timings = report["timings_ms"]
+    assert STEPS <= set(timings)
+    assert all(ms > 0 for ms in timings.values())
+    steps = [ms for name, ms in timings.items() if name != "full_update"]
+    assert timings["full_update"] == pytest.approx(sum(steps))
+    for name, (lo, hi) in report["timings_ms_minmax"].items():
+        assert 0 < lo <= timings[name] <= hi
+
+    cpu = report["cpu_time_ms"]
+    assert set(timings) | {"sampling_step", "policy_step"} == set(cpu)
+    assert cpu["full_update"] == pytest.approx(sum(ms for name, ms in cpu.items() if name.endswith("_step")
+                                                   and name not in ("sampling_step", "policy_step")))
+
+    params = report["parameters"]
+    assert params["actor_critic"] > 0
+    assert params["total"] == sum(n for name, n in params.items() if name != "total")
+
+    sampling = report["sampling"]
+    assert sampling["ms_per_step"] > 0
+    assert sampling["frames_per_s"] == pytest.approx(2 * 1000.0 / sampling["ms_per_step"])
+
+    assert report["peak_memory_kind"] == "cpu_peak_rss"
+    assert report["peak_memory_mb"] >= report["memory_before_models_mb"] > 0
+
+    # The projection is the schedule applied to the measured times, nothing else.
+    step_ms = {name.removesuffix("_step"): ms for name, ms in timings.items() if name != "full_update"}
+    expected = projected_hours(step_ms, report["policy_step_ms"]["median"], preset("atari100k").train)
+    assert report["projected_hours_atari100k"] == pytest.approx(expected)
+
+
+def test_profile_records_speed_switches(tmp_path):
+    report = _profile(tmp_path, "jedi", "--bf16", "--channels-last")
+    assert report["options"]["bf16"] and report["options"]["channels_last"]
+    assert report["timings_ms"]["full_update"] > 0
+
+
+def test_projected_hours_matches_hand_computation():
+    train = preset("atari100k").train
+    counts = update_counts(train)
+    # DIAMOND's schedule: a first epoch after 5,000 collected steps (10,000 world-model / 5,000 actor-critic
+    # updates), 950 epochs collecting 100 steps each up to 100k, then 50 training-only epochs, 400 updates each.
+    assert (counts.epochs, counts.world_model, counts.actor_critic, counts.env_steps) == (1001, 410_000, 405_000,
+                                                                                           100_000)
+    fake = {"denoiser": 100.0, "reward_end": 50.0, "autoencoder": 10.0, "actor_critic": 200.0}
+    hand_ms = 410_000 * (100 + 50 + 10) + 405_000 * 200 + 100_000 * 2.0
+    assert projected_hours(fake, 2.0, train) == pytest.approx(hand_ms / 3_600_000)
+    with pytest.raises(ValueError, match="actor_critic"):
+        projected_hours({"denoiser": 1.0}, 1.0, train)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "dreamer"}, "unknown method"),
+    ({"preset": "huge"}, "unknown preset"),
+    ({"device": "tpu"}, "device"),
+    ({"cuda_graphs": True}, "cuda_graphs needs a CUDA device"),
+    ({"batch_size": 0}, "batch-size"),
+    ({"repeats": 0}, "repeats"),
+    ({"out": "profile.txt"}, "json"),
+])
+def test_profile_rejects_bad_input_before_measuring(tmp_path, kwargs, match):
+    args = {"method": "jedi", "device": "cpu", "preset": "smoke", "batch_size": 2, "repeats": 1, "bf16": False,
+            "channels_last": False, "compile": False, "cuda_graphs": False, "out": str(tmp_path / "p.json")}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        profile_cli(**args)
+    assert not any(tmp_path.iterdir())
+
+
+def test_profile_rejects_cuda_when_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        profile_cli("jedi", "cuda", "smoke", 2, 1, False, False, False, False, str(tmp_path / "p.json"))
+    assert main(["profile", "--method", "jedi", "--device", "cuda", "--out", str(tmp_path / "p.json")]) == 2
+
+
+def test_channels_last_sequences_fold_into_channels_last_images():
+    x = torch.randn(2, 3, 4, 5, 6)
+    y = speedlib.to_channels_last(x)
+    assert torch.equal(x, y)
+    folded = y.flatten(0, 1)
+    assert folded.data_ptr() == y.data_ptr()
+    assert folded.is_contiguous(memory_format=torch.channels_last)
+    assert speedlib.to_channels_last(x[0]).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_adamw_keeps_group_lr_scale_and_weight_decay():
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = speedlib.make_adamw([ParamGroup([a], 0.3, 1e-2), ParamGroup([b], 1.0, 0.0)], 1e-4, 1e-8,
+                              torch.device("cpu"))
+    assert [(g["lr"], g["weight_decay"]) for g in opt.param_groups] == [(pytest.approx(3e-5), 1e-2), (1e-4, 0.0)]
+    a.grad, b.grad = torch.ones(3), torch.ones(2)
+    opt.step()
+    assert torch.all(a < 1) and torch.all(b < 1)
+    with pytest.raises(ValueError, match="no parameters"):
+        speedlib.make_adamw([ParamGroup([])], 1e-4, 1e-8, torch.device("cpu"))
+
+
+def test_check_speed_and_autocast():
+    cpu = torch.device("cpu")
+    with pytest.raises(ValueError, match="cuda_graphs"):
+        speedlib.check_speed(SpeedConfig(cuda_graphs=True), cpu)
+    with speedlib.autocast(SpeedConfig(bf16=True), cpu):
+        assert (torch.randn(2, 2) @ torch.randn(2, 2)).dtype == torch.bfloat16
+    with speedlib.autocast(SpeedConfig(), cpu):
+        assert (torch.randn(2, 2) @ torch.randn(2, 2)).dtype == torch.float32
+
+
+def test_time_call_excludes_warmup():
+    calls = []
+    timing = time_call(lambda: calls.append(1), torch.device("cpu"), repeats=3, warmup=2)
+    assert len(calls) == 5 and timing.repeats == 3
+    assert 0 <= timing.min_ms <= timing.median_ms <= timing.max_ms
