@@ -9,6 +9,10 @@ Run folder layout::
     checkpoints/last.pt   everything needed to continue
     replay/               the replay buffer
     scores.json           written last, atomically: its presence means the run is finished
+
+Determinism: on CPU, the same seed with the same number of torch threads gives the same scores, and a
+run killed at any moment and resumed ends exactly like an uninterrupted one (every RNG, the replay and
+the env state are in the checkpoint). On GPU, kernels are not forced to be deterministic (speed first).
 """
 
 from __future__ import annotations
