@@ -38,7 +38,7 @@ rule aggregate:
         # The exact run folders of this config (not every folder under runs/), so the report
         # describes what the config asked for.
         runs=lambda wildcards, input: " ".join(os.path.dirname(p) for p in input.scores),
-        out=f"results/{PRESET}",
+        out=lambda wildcards, output: os.path.dirname(output.report),
         reps=config["aggregate"]["reps"],
     shell:
         "jedi-bench aggregate --runs {params.runs} --out {params.out} --compute {input.compute} "
@@ -62,7 +62,7 @@ rule published_report:
         mem_mb=RES["aggregate"]["mem_mb"],
         runtime=RES["aggregate"]["runtime"],
     params:
-        out=os.path.dirname(PUBLISHED_REPORT),
+        out=lambda wildcards, output: os.path.dirname(output.report),
         reps=PUBLISHED_REPS,
     shell:
         "jedi-bench published-report --out {params.out} --reps {params.reps} > {log} 2>&1"

@@ -7,6 +7,8 @@ the workflow with a message naming it before a single job is scheduled.
 import re
 import shlex
 
+from snakemake.exceptions import WorkflowError
+
 from jedi_bench.envs.games import check_game
 from jedi_bench.train.config import PRESETS
 from jedi_bench.worldmodels import available_methods
@@ -54,6 +56,21 @@ COMPUTE_PROFILES = (
 )
 AGGREGATE_REPORT = f"results/{PRESET}/report.md"
 PUBLISHED_REPORT = "results/published/report.md"
+
+
+def profile_threads():
+    """All cores Snakemake may use when they are known (local runs), else the configured count."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return RES["profile"]["threads"]
+
+
+def previous_profile(wildcards):
+    """Methods are profiled one after another in the config's order (see workflows/compute.smk)."""
+    methods = config["methods"]
+    i = methods.index(wildcards.method)
+    return [] if i == 0 else [f"results/{PRESET}/compute/{methods[i - 1]}.json"]
 
 
 def shell_args(flag, values):

@@ -8,22 +8,6 @@ Timings are only comparable when nothing else runs beside them, so profiling job
 All methods are profiled on the same device (the workflow's resolved `device`).
 """
 
-from snakemake.exceptions import WorkflowError
-
-
-def profile_threads():
-    """All cores Snakemake may use when they are known (local runs), else the configured count."""
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return RES["profile"]["threads"]
-
-
-def previous_profile(wildcards):
-    methods = config["methods"]
-    i = methods.index(wildcards.method)
-    return [] if i == 0 else [f"results/{PRESET}/compute/{methods[i - 1]}.json"]
-
 
 rule profile:
     input:
