@@ -36,7 +36,7 @@ TINY = ["train.total_env_steps=60", "train.initial_collect_steps=30", "train.ini
 EPOCHS = 5
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Float results depend on the thread count; the runs compared here must use the same one."""
     threads = torch.get_num_threads()
@@ -50,8 +50,7 @@ def run_train(method: str, out: Path, overrides: list[str] = ()) -> int:
 
 
 @pytest.fixture(scope="module")
-def finished_runs(tmp_path_factory) -> dict[str, Path]:
-    torch.set_num_threads(1)
+def finished_runs(tmp_path_factory, one_thread) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("finished")
     runs = {}
     for method in METHODS:
