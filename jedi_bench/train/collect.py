@@ -60,6 +60,8 @@ class Agent:
 
 @dataclass
 class StepResult:
+    """What one training-env step produced (the flags are stored in the replay as they are)."""
+
     reward: float
     terminated: bool
     truncated: bool
@@ -102,6 +104,7 @@ class EnvRunner:
         if terminated or truncated:
             result.episode_return = self.episode_return
             self.episode_return, self.episode_length = 0.0, 0
+            # envs that do not report ``game_over`` (no lives) end their game with every episode
             if truncated or info.get("game_over", True):
                 self.start_new_game()
             else:
