@@ -257,9 +257,7 @@ def test_killed_training_keeps_its_run_folder_and_resumes(tmp_path, fake_cli):
 
 # ------------------------------------------------------------------------- real smoke, end to end
 
-# Opt-in: this test trains two agents and profiles two methods with the real commands, about a minute
-# of CPU, which would be most of the test suite's time budget on a 2-core machine.
-RUN_END_TO_END = os.environ.get("JEDI_BENCH_E2E") == "1"
+# This test trains two agents and profiles two methods with the real commands (a few minutes on 2 cores).
 TINY_OVERRIDES = [
     "train.total_env_steps=200", "train.initial_collect_steps=100", "train.initial_collect_max=100",
     "train.initial_collect_min_rewards=0", "train.collect_steps_per_epoch=100", "train.final_train_epochs=1",
@@ -272,8 +270,6 @@ SUITE_FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_im
                  "learning_curves", "sample_efficiency", "compute")
 
 
-@pytest.mark.skipif(not RUN_END_TO_END, reason="the real smoke workflow (about a minute of CPU): "
-                    "run it with JEDI_BENCH_E2E=1 pytest tests/test_workflow.py")
 def test_smoke_workflow_end_to_end(tmp_path):
     """The real commands on a tiny config: two methods, one game, one seed, preset smoke shrunk
     further by overrides; every table and figure of the report must exist, and the HTML report."""
