@@ -39,7 +39,7 @@ def load_run(run: str | Path, device: torch.device):
     if not checkpoint_path.is_file():
         raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found")
     cfg = from_dict(yaml.safe_load(config_path.read_text())).validate()
-    state = load_checkpoint(checkpoint_path, map_location=device)
+    state = load_checkpoint(checkpoint_path)
     models = Models.build(cfg, device)
     models.load_state_dict(state["models"])
     models.wm.eval()

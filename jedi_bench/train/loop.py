@@ -286,7 +286,7 @@ class Trainer:
         from jedi_bench.train.run import config_differences
 
         path = Path(path or self.checkpoint_path)
-        state = ckpt.load_checkpoint(path, map_location=self.device)
+        state = ckpt.load_checkpoint(path)   # on CPU: load_state_dict moves tensors to the models' device
         diffs = config_differences(state["config"], self.cfg.to_dict())
         if diffs:
             raise ValueError(f"checkpoint {path} was written with a different config: {'; '.join(diffs)}")
