@@ -121,8 +121,13 @@ class GraphedSampler:
                 self.sample_next(static_ctx, static_act)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad(), amp:
-            static_out = self.sample_next(static_ctx, static_act)
+        try:
+            with torch.cuda.graph(graph), torch.no_grad(), amp:
+                static_out = self.sample_next(static_ctx, static_act)
+        except RuntimeError as e:
+            raise RuntimeError("sample_next cannot be captured in a CUDA graph: it must not synchronise with the "
+                               "host (no .item(), .tolist() or data-dependent Python branches on device tensors); "
+                               f"run without --cuda-graphs. Cause: {e}") from e
         return graph, static_ctx, static_act, static_out
 
 
