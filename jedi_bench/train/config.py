@@ -127,7 +127,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         from jedi_bench.envs.games import check_game
         from jedi_bench.worldmodels import check_method
 
@@ -220,7 +220,7 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
         if dataclasses.is_dataclass(current):
             raise ValueError(f"bad override {item!r}: {key!r} is a section, set its keys instead")
         if isinstance(current, bool) and not isinstance(value, bool):
-            raise ValueError(f"bad override {item!r}: {key} expects true/false")
+            raise ValueError(f"bad override {item!r}: {key} expects true/false")  # noqa: TRY004 (user input)
         if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(current) is not type(value) and not (current is None):

@@ -1,12 +1,17 @@
 """World-model variants behind one interface, and the registry that names them.
 
 To add a variant, write one module with a :class:`WorldModel` subclass decorated with
-``@register("my-variant")`` and import it below (or from your own code before training).
+``@register("my-variant")`` and either import it below or name it in the environment variable
+``JEDI_BENCH_PLUGINS`` (comma-separated module names, importable from the working directory or the
+Python path): the CLI, the workflow and the analysis then know the variant by its registered name.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import importlib
+import os
+import sys
+from collections.abc import Callable
 
 from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
 from jedi_bench.worldmodels.config import DiffusionConfig, WorldModelConfig
@@ -47,6 +52,25 @@ def _load_builtin() -> None:
     # Imported lazily so that `jedi-bench games` does not pay for building torch modules.
     from jedi_bench.worldmodels import ae_latent, diamond, jedi  # noqa: F401
 
+    for module in filter(None, (m.strip() for m in os.environ.get("JEDI_BENCH_PLUGINS", "").split(","))):
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.append(os.getcwd())
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"JEDI_BENCH_PLUGINS names module {module!r}, which cannot be imported: {e}") from e
 
-__all__ = ["Component", "ParamGroup", "RewardEndModel", "WorldModel", "WorldModelConfig", "DiffusionConfig",
-           "REGISTRY", "register", "check_method", "make_world_model", "available_methods"]
+
+__all__ = [
+    "REGISTRY",
+    "Component",
+    "DiffusionConfig",
+    "ParamGroup",
+    "RewardEndModel",
+    "WorldModel",
+    "WorldModelConfig",
+    "available_methods",
+    "check_method",
+    "make_world_model",
+    "register",
+]
