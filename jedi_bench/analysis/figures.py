@@ -3,8 +3,7 @@ intervals; published baselines, which only have point estimates, as grey markers
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
@@ -14,28 +13,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from jedi_bench.io import atomic_write_bytes
+
 DPI = 110
 METRIC_TITLES = {"mean_hns": "Mean HNS", "median_hns": "Median HNS", "iqm": "IQM",
                  "optimality_gap": "Optimality gap"}
 
 
 def save_figure(fig, stem: str | Path) -> list[Path]:
-    """Save ``stem``.png and ``stem``.pdf, each through a temporary file and an atomic rename."""
+    """Save ``stem``.png and ``stem``.pdf, each written atomically."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
         final = stem.with_suffix(f".{ext}")
-        fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=f".{final.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            # no creation date in PDFs: regenerating unchanged results leaves the files byte-identical
-            metadata = {"CreationDate": None} if ext == "pdf" else None
-            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", metadata=metadata)
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        buffer = io.BytesIO()
+        # no creation date in PDFs: regenerating unchanged results leaves the files byte-identical
+        metadata = {"CreationDate": None} if ext == "pdf" else None
+        fig.savefig(buffer, format=ext, dpi=DPI, bbox_inches="tight", metadata=metadata)
+        atomic_write_bytes(final, buffer.getvalue())
         paths.append(final)
     plt.close(fig)
     return paths

@@ -6,6 +6,7 @@ sigma_max); Heun (order 2) and stochastic churn are options for studying the wor
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -37,11 +38,12 @@ def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], cfg: DiffusionConfig,
     ``cfg.order`` 1 is Euler, 2 is Heun (its correction is skipped on the last step, where sigma is 0);
     ``cfg.s_churn`` > 0 re-injects noise on steps whose sigma lies in [s_tmin, s_tmax].
     """
-    sigmas = karras_sigmas(cfg.num_steps, cfg.sigma_min, cfg.sigma_max, cfg.rho, device)
+    # The schedule lives on the host: no device-to-host synchronisation per step (CUDA-graph friendly).
+    sigmas = karras_sigmas(cfg.num_steps, cfg.sigma_min, cfg.sigma_max, cfg.rho, "cpu").tolist()
     x = (torch.randn(shape, device=device) if noise is None else noise.float()) * sigmas[0]
     batch = shape[0]
     gamma_max = min(cfg.s_churn / cfg.num_steps, math.sqrt(2) - 1)
-    for sigma, sigma_next in zip(sigmas[:-1].tolist(), sigmas[1:].tolist()):
+    for sigma, sigma_next in itertools.pairwise(sigmas):
         gamma = gamma_max if cfg.s_tmin <= sigma <= cfg.s_tmax else 0.0
         sigma_hat = sigma * (1 + gamma)
         if gamma > 0:

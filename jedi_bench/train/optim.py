@@ -33,7 +33,9 @@ class ComponentOptimizer:
         if not groups:
             raise ValueError(f"component {component.name!r} has no trainable parameters")
         self.params = [p for g in groups for p in g["params"]]
-        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps)
+        # fused AdamW on CUDA (one kernel for all parameters); the default foreach implementation elsewhere
+        fused = self.params[0].device.type == "cuda"
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps, fused=fused or None)
         warmup = cfg.warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0)
