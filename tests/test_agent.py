@@ -10,15 +10,6 @@ from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.train.config import AgentConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These networks are tiny: one intra-op thread is faster than two fighting over a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _returns(rewards, values, ends, gamma, lam):
     t = torch.tensor
     return lambda_returns(t([rewards]), t([values]), t([ends]), gamma, lam)[0].tolist()

@@ -25,14 +25,6 @@ TINY = ["train.total_env_steps=20", "train.initial_collect_steps=14", "train.ini
         "world_model.rew_end_seq_len=6"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run fastest on one thread, and the machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):

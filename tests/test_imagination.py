@@ -19,15 +19,6 @@ from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
 from jedi_bench.worldmodels.config import WorldModelConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These networks are tiny: one intra-op thread is faster than two fighting over a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 SHAPE = (3, 8, 8)
 NUM_ACTIONS = 3
 

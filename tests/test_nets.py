@@ -12,15 +12,6 @@ from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small models run faster on one thread than on cores shared with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def count(m):
     return sum(p.numel() for p in m.parameters())
 

@@ -21,14 +21,6 @@ OPTIONS = {"batch_size", "bf16", "channels_last", "compile", "cuda_graphs", "pre
 STEPS = {"denoiser_step", "reward_end_step", "actor_critic_step", "full_update"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models gain nothing from two, and on a shared CPU spinning threads cost."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _profile(tmp_path, method: str, *flags: str) -> dict:
     out = tmp_path / f"{method}.json"

@@ -36,15 +36,6 @@ TINY = ["train.total_env_steps=60", "train.initial_collect_steps=30", "train.ini
 EPOCHS = 5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Float results depend on the thread count; the runs compared here must use the same one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_train(method: str, out: Path, overrides: list[str] = ()) -> int:
     return train(method, "Catch", 0, "smoke", str(out), "cpu", TINY + list(overrides), progress=False)
 

@@ -16,14 +16,6 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 METHODS = ["diamond", "jedi", "ae-latent"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tiny models run faster on one thread than on cores shared with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(**changes) -> WorldModelConfig:
     cfg = preset("smoke").world_model
