@@ -1,7 +1,7 @@
 """jedi-bench workflow: train every method x game x seed, profile each method's compute, and turn
 the finished runs into tables, figures and reports.
 
-    snakemake all --cores 2 --configfile workflows/config/smoke.yaml   # CPU, about 15 minutes
+    snakemake all --cores 2 --configfile workflows/config/smoke.yaml   # CPU, a few minutes
     snakemake --cores 8 all                                            # the full benchmark (390 runs)
     snakemake --profile workflows/profiles/slurm all                   # the same on a SLURM cluster
 
