@@ -41,8 +41,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except LOAD_ERRORS as e:
+        first_line = (str(e).strip().splitlines() or [""])[0][:120]
         raise ValueError(f"checkpoint {path} is corrupt or truncated and cannot be loaded "
-                         f"({type(e).__name__}: {e})") from None
+                         f"({type(e).__name__}: {first_line})") from None
     if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
         raise ValueError(f"{path} is not a jedi-bench checkpoint (no {MAGIC!r} marker)")
     version = payload.get("format_version")

@@ -125,13 +125,8 @@ def write_video(out: str | os.PathLike, frames: list[np.ndarray]) -> None:
         atomic_write_bytes(path, iio.imwrite("<bytes>", np.stack(frames), extension=".gif",
                                              duration=1000 // FPS, loop=0))
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mp4")
-    os.close(fd)
-    try:
-        imageio.mimwrite(tmp, frames, fps=FPS, format="FFMPEG", codec="libx264", quality=8,
-                         macro_block_size=16)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # ffmpeg writes to a file name: encode into a scratch file, then publish it atomically
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
+        tmp = Path(scratch) / path.name
+        imageio.mimwrite(tmp, frames, fps=FPS, format="FFMPEG", codec="libx264", quality=8, macro_block_size=16)
+        atomic_write_bytes(path, tmp.read_bytes())
