@@ -41,7 +41,7 @@ def run_train(method: str, out: Path, overrides: list[str] = ()) -> int:
 
 
 @pytest.fixture(scope="module")
-def finished_runs(tmp_path_factory, one_thread) -> dict[str, Path]:
+def finished_runs(tmp_path_factory, one_torch_thread) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("finished")
     runs = {}
     for method in METHODS:
