@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jedi_bench.nets.blocks import ResBlock, Upsample, conv3x3, num_groups
+from jedi_bench.nets.blocks import Upsample, conv3x3, num_groups, residual_stages
 from jedi_bench.nets.encoder import Encoder
 
 
@@ -23,14 +23,8 @@ class Decoder(nn.Module):
         super().__init__()
         if len(channels) != 4:
             raise ValueError(f"Decoder needs 4 stage widths (8 -> 64), got {channels}")
-        layers: list[nn.Module] = [conv3x3(latent_channels, channels[0])]
-        c_prev = channels[0]
-        for stage, c in enumerate(channels):
-            for _ in range(blocks_per_stage):
-                layers.append(ResBlock(c_prev, c))
-                c_prev = c
-            if stage < 3:
-                layers.append(Upsample(c))
+        layers = residual_stages(latent_channels, channels, blocks_per_stage, Upsample)
+        c_prev = channels[-1]
         layers += [nn.GroupNorm(num_groups(c_prev), c_prev), nn.SiLU(), conv3x3(c_prev, out_channels)]
         self.net = nn.Sequential(*layers)
 

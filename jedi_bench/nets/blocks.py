@@ -120,3 +120,19 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def residual_stages(in_channels: int, channels: list[int], blocks_per_stage: int,
+                    resample: type[nn.Module]) -> list[nn.Module]:
+    """A 3x3 conv to ``channels[0]``, then one stage per width: ``blocks_per_stage`` residual blocks and,
+    after every stage but the last, ``resample(width)`` (Downsample in the encoder, Upsample in the
+    decoder, which mirror each other)."""
+    layers: list[nn.Module] = [conv3x3(in_channels, channels[0])]
+    c_prev = channels[0]
+    for stage, c in enumerate(channels):
+        for _ in range(blocks_per_stage):
+            layers.append(ResBlock(c_prev, c))
+            c_prev = c
+        if stage < len(channels) - 1:
+            layers.append(resample(c))
+    return layers

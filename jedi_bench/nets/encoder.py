@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jedi_bench.nets.blocks import Downsample, ResBlock, conv3x3
+from jedi_bench.nets.blocks import Downsample, conv3x3, residual_stages
 
 
 class Encoder(nn.Module):
@@ -19,14 +19,8 @@ class Encoder(nn.Module):
         super().__init__()
         if len(channels) != 4:
             raise ValueError(f"Encoder needs 4 stage widths (64 -> 8), got {channels}")
-        layers: list[nn.Module] = [conv3x3(in_channels, channels[0])]
-        c_prev = channels[0]
-        for stage, c in enumerate(channels):
-            for _ in range(blocks_per_stage):
-                layers.append(ResBlock(c_prev, c))
-                c_prev = c
-            if stage < 3:
-                layers.append(Downsample(c))
+        layers = residual_stages(in_channels, channels, blocks_per_stage, Downsample)
+        c_prev = channels[-1]
         layers.append(nn.GroupNorm(1, c_prev))
         layers.append(nn.SiLU())
         layers.append(conv3x3(c_prev, channels[-1]))
