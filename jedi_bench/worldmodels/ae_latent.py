@@ -13,13 +13,12 @@ import torch
 
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import AutoEncoder, reconstruction_loss
-from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.nets.reward_end import reward_end_loss
 from jedi_bench.worldmodels import register
-from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
-from jedi_bench.worldmodels.checks import check_context
+from jedi_bench.worldmodels.base import Component, ParamGroup
 from jedi_bench.worldmodels.config import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
-    LatentDynamics,
+    LatentWorldModel,
     autoregressive_latent_loss,
     flat_encode,
     latent_statistics,
@@ -29,19 +28,11 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 
 @register("ae-latent")
-class AELatentWorldModel(WorldModel):
-    latent = True
-
+class AELatentWorldModel(LatentWorldModel):
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__(cfg, num_actions)
         self.autoencoder = AutoEncoder(cfg.encoder_channels, cfg.ae_decoder_channels)
-        self.dynamics = LatentDynamics(cfg, num_actions, deterministic=False, clamp=cfg.latent_clamp)
-        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, num_actions, cfg.rew_end_channels,
-                                        cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
-
-    @property
-    def agent_input_shape(self) -> tuple[int, int, int]:
-        return (self.cfg.latent_channels, 8, 8)
+        self.build_latent_heads(deterministic=False, clamp=cfg.latent_clamp)
 
     def _latents(self, obs: torch.Tensor) -> torch.Tensor:
         return soft_clamp(flat_encode(self.autoencoder.encoder, obs).float(), self.cfg.latent_clamp)
@@ -49,10 +40,6 @@ class AELatentWorldModel(WorldModel):
     @torch.no_grad()
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         return self._latents(obs)
-
-    @property
-    def reward_end(self) -> RewardEndModel:
-        return self.reward_end_model
 
     # -- training ----------------------------------------------------------------------------------
     def autoencoder_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -83,14 +70,7 @@ class AELatentWorldModel(WorldModel):
         ]
 
     # -- imagination -------------------------------------------------------------------------------
-    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        L = self.cfg.context
-        check_context(context, actions, L, self.agent_input_shape)
-        return self.dynamics.sample(context[:, -L:], actions[:, -L:])
-
     @torch.no_grad()
     def render(self, x: torch.Tensor) -> torch.Tensor:
         return pixels_to_uint8(self.autoencoder.decoder(x))
 
-    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
-        return latent_statistics(self.encode(obs).flatten(0, -4))

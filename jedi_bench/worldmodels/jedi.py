@@ -21,13 +21,12 @@ import torch
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder, reconstruction_loss
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.nets.reward_end import reward_end_loss
 from jedi_bench.worldmodels import register
-from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
-from jedi_bench.worldmodels.checks import check_context
+from jedi_bench.worldmodels.base import Component, ParamGroup
 from jedi_bench.worldmodels.config import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
-    LatentDynamics,
+    LatentWorldModel,
     autoregressive_latent_loss,
     flat_encode,
     latent_statistics,
@@ -38,27 +37,19 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 
 @register("jedi")
-class JediWorldModel(WorldModel):
-    latent = True
-
+class JediWorldModel(LatentWorldModel):
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__(cfg, num_actions)
         self.ablation = cfg.ablation
         self.clamp = None if cfg.ablation == "no_switch_no_clamp" else cfg.latent_clamp
         self.encoder = Encoder(cfg.encoder_channels)
-        self.dynamics = LatentDynamics(cfg, num_actions, deterministic=cfg.ablation == "mse", clamp=self.clamp)
-        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, num_actions, cfg.rew_end_channels,
-                                        cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
+        self.build_latent_heads(deterministic=cfg.ablation == "mse", clamp=self.clamp)
         # "decoder" ablation: a reconstruction head whose gradient reaches the encoder
         self.decoder = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.ablation == "decoder" else None
         # "ema" ablation: targets come from a slow copy of the encoder instead of the stop-gradient encoder
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False) if cfg.ablation == "ema" else None
         # probe decoder on detached latents, only to render imagined rollouts
         self.probe = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.probe_decoder else None
-
-    @property
-    def agent_input_shape(self) -> tuple[int, int, int]:
-        return (self.cfg.latent_channels, 8, 8)
 
     def latents(self, obs: torch.Tensor) -> torch.Tensor:
         """C(E(obs)) with gradient into the encoder: [..., 3, 64, 64] -> [..., 16, 8, 8]."""
@@ -67,10 +58,6 @@ class JediWorldModel(WorldModel):
     @torch.no_grad()
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         return self.latents(obs)
-
-    @property
-    def reward_end(self) -> RewardEndModel:
-        return self.reward_end_model
 
     # -- training ----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -129,20 +116,12 @@ class JediWorldModel(WorldModel):
         return parts
 
     # -- imagination -------------------------------------------------------------------------------
-    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        L = self.cfg.context
-        check_context(context, actions, L, self.agent_input_shape)
-        return self.dynamics.sample(context[:, -L:], actions[:, -L:])
-
     @torch.no_grad()
     def render(self, x: torch.Tensor) -> torch.Tensor:
         decoder = self.probe if self.probe is not None else self.decoder
         if decoder is None:
             return latents_as_rgb(x, self.clamp or self.cfg.latent_clamp)
         return pixels_to_uint8(decoder(x))
-
-    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
-        return latent_statistics(self.encode(obs).flatten(0, -4))
 
     def num_parameters(self) -> dict[str, int]:
         counts = super().num_parameters()

@@ -14,7 +14,10 @@ from torch import nn
 
 from jedi_bench.diffusion.edm import denoise, denoising_loss, masked_mean
 from jedi_bench.diffusion.sampler import sample
+from jedi_bench.nets.reward_end import RewardEndNet
 from jedi_bench.nets.unet import Denoiser
+from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
+from jedi_bench.worldmodels.checks import check_context
 from jedi_bench.worldmodels.config import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
@@ -121,3 +124,33 @@ def latents_as_rgb(z: torch.Tensor, clamp: float) -> torch.Tensor:
     rgb = F.interpolate(rgb, size=(64, 64), mode="nearest")
     return pixels_to_uint8(rgb)
 
+
+
+class LatentWorldModel(WorldModel):
+    """Base of the latent variants: the agent and the reward/termination model read clamped latents
+    [latent_channels, 8, 8] made by ``encode``, and :class:`LatentDynamics` predicts the next one.
+    Subclasses build their encoder, then call :meth:`build_latent_heads`."""
+
+    latent = True
+
+    def build_latent_heads(self, deterministic: bool, clamp: float | None) -> None:
+        cfg = self.cfg
+        self.dynamics = LatentDynamics(cfg, self.num_actions, deterministic=deterministic, clamp=clamp)
+        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, self.num_actions, cfg.rew_end_channels,
+                                             cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
+
+    @property
+    def agent_input_shape(self) -> tuple[int, int, int]:
+        return (self.cfg.latent_channels, 8, 8)
+
+    @property
+    def reward_end(self) -> RewardEndModel:
+        return self.reward_end_model
+
+    def sample_next(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        L = self.cfg.context
+        check_context(context, actions, L, self.agent_input_shape)
+        return self.dynamics.sample(context[:, -L:], actions[:, -L:])
+
+    def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
+        return latent_statistics(self.encode(obs).flatten(0, -4))
