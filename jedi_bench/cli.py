@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=lambda a: _call("jedi_bench.analysis.report:published_report", out=a.out, reps=a.reps))
 
     s = sub.add_parser("learning-check", help="train each method on Catch (preset catch) against random play")
-    s.add_argument("--methods", nargs="+", default=["jedi", "diamond", "ae-latent"])
+    s.add_argument("--methods", nargs="+", default=["catch-oracle", "jedi", "diamond", "ae-latent"],
+                   help="catch-oracle trains the agent in Catch's exact rules: the agent's upper bound")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--episodes", type=int, default=100)
     s.add_argument("--out", default="results/learning_check")

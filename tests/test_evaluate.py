@@ -167,17 +167,20 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
 
     monkeypatch.setattr(lc, "PRESET", "smoke")
     monkeypatch.setattr(lc, "OVERRIDES", TINY)
-    code = lc.learning_check(["ae-latent"], seed=0, episodes=4, out=str(tmp_path))
+    # the oracle trains through the same loop with no world-model component at all
+    code = lc.learning_check(["catch-oracle", "ae-latent"], seed=0, episodes=4, out=str(tmp_path))
     table = __import__("pandas").read_csv(tmp_path / "learning_check.csv")
-    assert tuple(table.columns) == lc.COLUMNS and list(table["method"]) == ["ae-latent"]
-    row = table.iloc[0]
-    assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
-    assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
-    assert -1.0 <= row["random_mean"] < 0.0                            # random play misses most balls
-    assert code == (0 if row["beats_random"] else 1)
-    assert json.loads((tmp_path / "learning_check.json").read_text())["methods"][0]["method"] == "ae-latent"
+    assert tuple(table.columns) == lc.COLUMNS and list(table["method"]) == ["catch-oracle", "ae-latent"]
+    for _, row in table.iterrows():
+        assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
+        assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
+        assert -1.0 <= row["random_mean"] < 0.0                        # random play misses most balls
+    assert code == (0 if table["beats_random"].all() else 1)
+    assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
+        "catch-oracle", "ae-latent"]
     assert "| ae-latent |" in (tmp_path / "learning_check.md").read_text()
-    assert (tmp_path / "runs" / "ae-latent" / "scores.json").exists()
+    for method in ("catch-oracle", "ae-latent"):
+        assert (tmp_path / "runs" / method / "scores.json").exists()
     with pytest.raises(ValueError, match="unknown method"):
         lc.learning_check(["nope"], out=str(tmp_path))
 

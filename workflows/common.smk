@@ -9,6 +9,7 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
+from jedi_bench.envs import catch_oracle  # noqa: F401  (registers catch-oracle for the learning check)
 from jedi_bench.envs.games import check_game
 from jedi_bench.train.config import PRESETS
 from jedi_bench.worldmodels import available_methods

@@ -5,6 +5,10 @@ Each method is trained with the ``catch`` preset on the built-in Catch game (run
 uniformly random policy plays as many. A method passes when the lower end of its 95% confidence
 interval lies above the upper end of the random policy's. Results go to ``OUT/learning_check.csv``,
 ``.json`` and ``.md``.
+
+The method ``catch-oracle`` (:mod:`jedi_bench.envs.catch_oracle`, registered by importing this module)
+trains the same agent inside Catch's exact rules: its row is what the agent reaches with a perfect
+world model, so a learned model's shortfall can be told apart from the agent's own.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jedi_bench.envs import catch_oracle  # noqa: F401  (registers the "catch-oracle" method)
 from jedi_bench.io import atomic_write_json, atomic_write_text
 
 GAME = "Catch"
