@@ -242,7 +242,8 @@ def test_actor_critic_learns_the_rewarded_action_in_imagination():
 
 # -- the registered world models -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", available_methods())
+# every learned world model (catch-oracle models Catch's 3 actions only; the learning-check test trains it)
+@pytest.mark.parametrize("method", [m for m in available_methods() if m != "catch-oracle"])
 def test_one_actor_critic_update_in_each_registered_world_model(method):
     torch.manual_seed(0)
     cfg = preset("smoke")

@@ -92,7 +92,7 @@ def test_dev_config_and_the_optional_learning_check(tmp_path):
     counts = job_counts(r.stdout)
     assert counts["train"] == 2 * 2 * 1 and counts["learning_check"] == 1
     assert "--preset dev --out runs/dev/jedi/Breakout/0 --device cuda" in r.stdout
-    assert "jedi-bench learning-check --methods jedi diamond ae-latent --seed 0 --episodes 100" in r.stdout
+    assert "jedi-bench learning-check --methods catch-oracle jedi diamond ae-latent --seed 0 --episodes 100" in r.stdout
 
 
 def test_profiling_can_be_switched_off(tmp_path):
