@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="catch-oracle trains the agent in Catch's exact rules: the agent's upper bound")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--episodes", type=int, default=100)
-    s.add_argument("--out", default="results/learning_check")
+    s.add_argument("--out", default="results/learning_check/latest")
     s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:learning_check", methods=a.methods,
                                        seed=a.seed, episodes=a.episodes, out=a.out))
     return p

@@ -71,7 +71,7 @@ rule published_report:
 rule learning_check:
     """Optional (not part of `all`): every configured method on Catch against random play."""
     output:
-        directory("results/learning_check"),
+        directory("results/learning_check/latest"),   # committed results live in cpu/
     log:
         "logs/learning_check.log",
     threads: RES["learning_check"]["threads"]
