@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB
+from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB, STAY
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, RewardEndModel, WorldModel
 from jedi_bench.worldmodels.config import WorldModelConfig
@@ -54,7 +54,7 @@ def draw_frames(ball_row: torch.Tensor, ball_col: torch.Tensor, paddle_col: torc
 
 def _step(x: torch.Tensor, action: torch.Tensor):
     ball_row, ball_col, paddle_col = parse_frames(x)
-    paddle_col = (paddle_col + action.long() - 1).clamp(0, GRID - 1)   # actions: 0 left, 1 stay, 2 right
+    paddle_col = (paddle_col + action.long() - STAY).clamp(0, GRID - 1)   # LEFT, STAY, RIGHT move -1, 0, +1
     return ball_row + 1, ball_col, paddle_col
 
 
