@@ -176,11 +176,18 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
         assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
         assert -1.0 <= row["random_mean"] < 0.0                        # random play misses most balls
     assert code == (0 if table["beats_random"].all() else 1)
+    # the world models' fidelity to Catch sits next to the scores; the oracle's is perfect
+    oracle = table.set_index("method").loc["catch-oracle"]
+    assert oracle["imagined_return_chase"] == pytest.approx(oracle["real_return_chase"])
+    assert oracle["imagined_return_random"] == pytest.approx(oracle["real_return_random"])
+    assert oracle["paddle_accuracy"] == 1.0 and oracle["real_return_chase"] > oracle["real_return_random"]
+    assert 0.0 <= table.set_index("method").loc["ae-latent", "paddle_accuracy"] <= 1.0
     assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
         "catch-oracle", "ae-latent"]
     assert "| ae-latent |" in (tmp_path / "learning_check.md").read_text()
     for method in ("catch-oracle", "ae-latent"):
         assert (tmp_path / "runs" / method / "scores.json").exists()
+        assert (tmp_path / "runs" / method / "catch_fidelity.json").exists()
     with pytest.raises(ValueError, match="unknown method"):
         lc.learning_check(["nope"], out=str(tmp_path))
 

@@ -8,7 +8,9 @@ interval lies above the upper end of the random policy's. Results go to ``OUT/le
 
 The method ``catch-oracle`` (:mod:`jedi_bench.envs.catch_oracle`, registered by importing this module)
 trains the same agent inside Catch's exact rules: its row is what the agent reaches with a perfect
-world model, so a learned model's shortfall can be told apart from the agent's own.
+world model, so a learned model's shortfall can be told apart from the agent's own. Each trained model's
+fidelity to Catch (:mod:`jedi_bench.envs.catch_fidelity`) is reported next to its score: the imagined return
+of chasing the ball against random play, and how often its next frame moves the paddle as the action says.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ PRESET = "catch"
 #: extra ``--set`` overrides of the check's runs (none: the check is the ``catch`` preset as it stands)
 OVERRIDES: list[str] = []
 COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
-           "random_ci95_high", "margin", "beats_random", "device", "train_wall_time_s", "check_wall_time_s")
+           "random_ci95_high", "margin", "beats_random", "imagined_return_chase", "real_return_chase",
+           "imagined_return_random", "real_return_random", "paddle_accuracy", "ball_accuracy", "device",
+           "train_wall_time_s", "check_wall_time_s")
+#: real Catch starts on which each trained world model's fidelity is measured
+FIDELITY_EPISODES = 128
 
 
 class RandomAgent:
@@ -76,11 +82,26 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
     if not evaluation.exists():
         evaluate_run(str(run_dir), episodes, device=None)
     result = json.loads(evaluation.read_text())
+    fidelity_path = run_dir / "catch_fidelity.json"
+    if not fidelity_path.exists():
+        atomic_write_json(fidelity_path, measure_fidelity(run_dir, seed))
+    fidelity = json.loads(fidelity_path.read_text())
     scores = json.loads((run_dir / "scores.json").read_text())
     low, high = ci95(result["returns"])
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
             "ci95_high": high, "episodes": result["episodes"], "device": result["device"],
-            "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start}
+            "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
+            **{key: fidelity[key] for key in COLUMNS if key in fidelity}}
+
+
+def measure_fidelity(run_dir: Path, seed: int) -> dict[str, float]:
+    """The Catch fidelity of a trained run's world model (its last checkpoint)."""
+    from jedi_bench.envs.catch_fidelity import catch_fidelity
+    from jedi_bench.train.evaluate import load_run
+    from jedi_bench.train.run import resolve_device
+
+    cfg, models, _ = load_run(run_dir, resolve_device(None))
+    return catch_fidelity(models.wm, FIDELITY_EPISODES, seed, bf16=cfg.speed.bf16)
 
 
 def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check") -> int:
@@ -117,15 +138,23 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
     atomic_write_text(out_dir / "learning_check.md",
                       f"# Learning check: {GAME}, preset `{PRESET}`, seed {seed}\n\n"
                       "Final agent: test episodes with epsilon 0 and sampled actions; random: uniform actions. "
-                      "A method passes when its 95% CI lies above the random policy's.\n\n"
+                      "A method passes when its 95% CI lies above the random policy's. World-model fidelity "
+                      f"on {FIDELITY_EPISODES} real starts: the imagined return of chasing the ball / of random "
+                      "play (their real returns in brackets), and how often the sampled next frame moves the "
+                      "paddle as the action says (nan: the model renders no frames).\n\n"
                       + markdown_table(rows) + "\n")
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| method | mean return | std | 95% CI | random mean | margin | passes | device | train time |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    header = ("| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / random "
+              "(real) | paddle acc. | device | train time |")
+    lines = [header,
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
                      f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | {r['margin']:+.3f} | "
-                     f"{'yes' if r['beats_random'] else 'no'} | {r['device']} | {r['train_wall_time_s'] / 60:.1f} min |")
+                     f"{'yes' if r['beats_random'] else 'no'} | {r['imagined_return_chase']:+.2f} / "
+                     f"{r['imagined_return_random']:+.2f} ({r['real_return_chase']:+.2f} / "
+                     f"{r['real_return_random']:+.2f}) | {r['paddle_accuracy']:.2f} | {r['device']} | "
+                     f"{r['train_wall_time_s'] / 60:.1f} min |")
     return "\n".join(lines)

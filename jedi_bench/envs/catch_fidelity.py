@@ -1,0 +1,143 @@
+"""How faithful is a trained world model to Catch? Two numbers that tell a world-model failure from an agent one.
+
+- **Action response**: from real contexts, the model samples the next frame under each of the three
+  actions; the rendered frame is read with :func:`~jedi_bench.envs.catch_oracle.parse_frames` and the
+  paddle must stand where Catch puts it (and the ball one row lower). A model that ignores the action
+  scores about 1/3 on the paddle. Needs pixels: ``diamond`` directly, the latent variants through their
+  decoder (``ae-latent``) or probe decoder (``jedi``).
+- **Imagined return of scripted play**: from the same real contexts, the model imagines the rest of the
+  episode under a fixed action sequence, either *chase* (move towards the ball, the best open-loop play)
+  or *random*; its reward model's expected reward is summed (no sampling). A faithful model gives the
+  real returns of the same sequences; a model whose imagined return does not rise for chase cannot teach
+  the agent to catch. Works for every model, pixel or latent.
+
+The learning check reports both next to each method's score.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from jedi_bench.envs.catch import GRID, LEFT, RIGHT, STAY, Catch
+from jedi_bench.envs.catch_oracle import parse_frames
+from jedi_bench.train.collect import obs_to_tensor
+from jedi_bench.worldmodels.base import WorldModel
+
+
+def chase_action(ball_col: int, paddle_col: int) -> int:
+    return RIGHT if ball_col > paddle_col else LEFT if ball_col < paddle_col else STAY
+
+
+def scripted_starts(episodes: int, context: int, seed: int):
+    """Real Catch starts played with random actions for ``context`` frames, then a chase and a random
+    action sequence to the episode's end, each with its real return.
+
+    Returns obs [N, L, 3, 64, 64], context actions [N, L] (the last slot is filled by the sequence),
+    sequences {"chase": [N, K], "random": [N, K]} and real returns {"chase": [N], "random": [N]}.
+    """
+    if not 1 <= context < GRID - 1:
+        raise ValueError(f"a Catch fidelity check needs 1 <= context < {GRID - 1}, got {context}")
+    rng = np.random.default_rng(seed)
+    obs, acts = [], []
+    seqs: dict[str, list] = {"chase": [], "random": []}
+    real: dict[str, list] = {"chase": [], "random": []}
+    for _ in range(episodes):
+        env_seed = int(rng.integers(2**31 - 1))
+        env = Catch(seed=env_seed)
+        frames = [env.reset()[0]]
+        actions = [int(a) for a in rng.integers(3, size=context - 1)]
+        for a in actions:
+            frames.append(env.step(a)[0])
+        obs.append(np.stack(frames))
+        acts.append([*actions, STAY])
+        for kind in ("chase", "random"):
+            branch = Catch(seed=env_seed)                 # replay the same start, then branch
+            branch.reset()
+            for a in actions:
+                branch.step(a)
+            seq, reward = [], 0.0
+            for _ in range(GRID - context):
+                a = chase_action(branch.ball_col, branch.paddle_col) if kind == "chase" else int(rng.integers(3))
+                seq.append(a)
+                reward = branch.step(a)[1]
+            seqs[kind].append(seq)
+            real[kind].append(reward)
+    return (obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts),
+            {k: torch.tensor(v) for k, v in seqs.items()}, {k: torch.tensor(v) for k, v in real.items()})
+
+
+@torch.no_grad()
+def imagined_returns(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
+    """Expected imagined return [N] of the open-loop ``sequence`` [N, K] from context inputs x [N, L, ...]."""
+    rew_state = None
+    for t in range(x.shape[1] - 1):                       # burn the reward model's LSTM in, as imagination does
+        _, _, rew_state = wm.reward_end(x[:, t:t + 1], acts[:, t:t + 1], x[:, t + 1:t + 2], rew_state)
+    window, act_window, x_t = x, acts.clone(), x[:, -1]
+    total = torch.zeros(x.shape[0])
+    alive = torch.ones(x.shape[0])
+    for k in range(sequence.shape[1]):
+        a = sequence[:, k].to(x.device)
+        act_window[:, -1] = a
+        x_next = wm.sample_next(window, act_window).float()
+        rew_logits, end_logits, rew_state = wm.reward_end(x_t[:, None], a[:, None], x_next[:, None], rew_state)
+        p_rew = rew_logits[:, 0].float().softmax(-1).cpu()
+        total += alive * (p_rew[:, 2] - p_rew[:, 0])       # classes: -1, 0, +1
+        alive = alive * end_logits[:, 0].float().softmax(-1)[:, 0].cpu()
+        window = torch.cat([window[:, 1:], x_next[:, None]], dim=1)
+        act_window = torch.cat([act_window[:, 1:], torch.zeros_like(a)[:, None]], dim=1)
+        x_t = x_next
+    return total
+
+
+@torch.no_grad()
+def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: torch.Tensor) -> dict[str, float]:
+    """Fraction of sampled next frames whose paddle (per action) and ball stand where Catch puts them."""
+    ball_row, ball_col, paddle_col = parse_frames(obs[:, -1])
+    scores = {}
+    for name, a in (("left", LEFT), ("stay", STAY), ("right", RIGHT)):
+        act_window = acts.clone()
+        act_window[:, -1] = a
+        frames = wm.render(wm.sample_next(x, act_window.to(x.device)).float())
+        pixels = frames.permute(0, 3, 1, 2).float().cpu() / 127.5 - 1.0
+        row, col, paddle = parse_frames(pixels)
+        expected = (paddle_col + a - STAY).clamp(0, GRID - 1)
+        scores[f"paddle_{name}"] = (paddle == expected).float().mean().item()
+        scores[f"ball_{name}"] = ((row == ball_row + 1) & (col == ball_col)).float().mean().item()
+    scores["paddle_accuracy"] = float(np.mean([scores[f"paddle_{n}"] for n in ("left", "stay", "right")]))
+    scores["ball_accuracy"] = float(np.mean([scores[f"ball_{n}"] for n in ("left", "stay", "right")]))
+    return scores
+
+
+def renders_pixels(wm: WorldModel) -> bool:
+    """Whether ``render`` shows frames (not a false-colour view of latents)."""
+    return not wm.latent or getattr(wm, "probe", None) is not None or hasattr(wm, "autoencoder")
+
+
+@torch.no_grad()
+def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False) -> dict[str, float]:
+    """Both checks on ``episodes`` real starts; returns a flat dict of floats (NaN where not measurable)."""
+    device = next(iter(wm.parameters()), torch.zeros(())).device
+    obs, acts, sequences, real = scripted_starts(episodes, wm.cfg.context, seed)
+    was_training = wm.training
+    wm.eval()
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        with amp:
+            x = wm.encode(obs.to(device)).float()
+            result: dict[str, float] = {}
+            for kind in ("chase", "random"):
+                result[f"real_return_{kind}"] = real[kind].float().mean().item()
+                result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
+            if renders_pixels(wm):
+                result.update(action_response(wm, obs, x, acts.to(device)))
+            else:
+                result.update(paddle_accuracy=float("nan"), ball_accuracy=float("nan"))
+    finally:
+        torch.random.set_rng_state(generator_state)
+        wm.train(was_training)
+    return result

@@ -1,0 +1,46 @@
+"""The Catch fidelity check scores a perfect model perfectly and sees through an action-blind one."""
+
+import pytest
+import torch
+
+from jedi_bench.envs.catch import GRID
+from jedi_bench.envs.catch_fidelity import catch_fidelity, chase_action, scripted_starts
+from jedi_bench.envs.catch_oracle import CatchOracle, _step, draw_frames
+from jedi_bench.worldmodels import make_world_model
+from jedi_bench.worldmodels.config import WorldModelConfig
+
+
+def test_scripted_starts_replay_real_episodes():
+    obs, acts, seqs, real = scripted_starts(40, context=4, seed=3)
+    assert obs.shape == (40, 4, 3, 64, 64) and acts.shape == (40, 4)
+    assert seqs["chase"].shape == seqs["random"].shape == (40, GRID - 4)
+    # chasing from 4 rows up catches every ball within 3 columns of the paddle, random play far fewer
+    assert real["chase"].mean() > 0.3 > -0.3 > real["random"].mean()
+    assert set(real["chase"].tolist()) <= {-1.0, 1.0}
+    assert chase_action(5, 2) == 2 and chase_action(1, 2) == 0 and chase_action(2, 2) == 1
+    with pytest.raises(ValueError, match="context"):
+        scripted_starts(2, context=GRID, seed=0)
+
+
+def test_a_perfect_model_imagines_the_real_returns_and_moves_the_paddle_right():
+    oracle = make_world_model("catch-oracle", WorldModelConfig(), 3)
+    result = catch_fidelity(oracle, episodes=48, seed=1)
+    assert result["imagined_return_chase"] == pytest.approx(result["real_return_chase"])
+    assert result["imagined_return_random"] == pytest.approx(result["real_return_random"])
+    assert result["paddle_accuracy"] == 1.0 and result["ball_accuracy"] == 1.0
+
+
+class ActionBlindOracle(CatchOracle):
+    """Catch's rules, except that the paddle never moves: what a model that ignores the action imagines."""
+
+    def sample_next(self, context, actions):
+        return draw_frames(*_step(context[:, -1], torch.ones_like(actions[:, -1]))).to(context.dtype)
+
+
+def test_an_action_blind_model_is_caught_out():
+    blind = ActionBlindOracle(WorldModelConfig(), 3)
+    result = catch_fidelity(blind, episodes=48, seed=1)
+    assert result["ball_accuracy"] == 1.0
+    assert result["paddle_stay"] == 1.0 and result["paddle_left"] < 0.2 and result["paddle_right"] < 0.2
+    # its paddle stays where it was, so chasing the ball no longer pays in imagination
+    assert result["imagined_return_chase"] < result["real_return_chase"] - 0.5
