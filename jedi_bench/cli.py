@@ -105,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="results/learning_check/latest")
     s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:learning_check", methods=a.methods,
                                        seed=a.seed, episodes=a.episodes, out=a.out))
+
+    s = sub.add_parser("catch-fidelity", help="how faithful a Catch run's world model is: imagined returns, "
+                                              "paddle response to the action")
+    s.add_argument("--run", dest="run_dir", required=True, help="run folder of a Catch run")
+    s.add_argument("--episodes", type=int, default=128, help="real Catch starts to imagine from")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None)
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:run_fidelity", run=a.run_dir,
+                                       episodes=a.episodes, seed=a.seed, device=a.device))
     return p
 
 

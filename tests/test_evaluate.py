@@ -197,3 +197,17 @@ def test_confidence_interval_of_the_mean():
 
     low, high = ci95([0.0, 2.0] * 50)
     assert low == pytest.approx(1 - 1.96 * np.std([0.0, 2.0] * 50, ddof=1) / 10) and high == pytest.approx(2 - low)
+
+
+def test_catch_fidelity_command_writes_its_json_and_refuses_other_games(tiny_run, tmp_path, capsys):
+    from jedi_bench.cli import main
+
+    assert main(["catch-fidelity", "--run", str(tiny_run), "--episodes", "8", "--device", "cpu"]) == 0
+    result = json.loads((tiny_run / "catch_fidelity.json").read_text())
+    assert result["method"] == "ae-latent" and result["episodes"] == 8
+    assert 0.0 <= result["paddle_accuracy"] <= 1.0 and -1.0 <= result["imagined_return_chase"] <= 1.0
+    assert result["real_return_chase"] > result["real_return_random"]
+    pong = tmp_path / "pong"
+    assert train("ae-latent", "Pong", 0, "smoke", str(pong), "cpu", TINY, progress=False) == 0
+    assert main(["catch-fidelity", "--run", str(pong)]) == 2
+    assert "needs a Catch run" in capsys.readouterr().err

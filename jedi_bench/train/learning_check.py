@@ -84,7 +84,7 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
     result = json.loads(evaluation.read_text())
     fidelity_path = run_dir / "catch_fidelity.json"
     if not fidelity_path.exists():
-        atomic_write_json(fidelity_path, measure_fidelity(run_dir, seed))
+        run_fidelity(str(run_dir), FIDELITY_EPISODES, seed)
     fidelity = json.loads(fidelity_path.read_text())
     scores = json.loads((run_dir / "scores.json").read_text())
     low, high = ci95(result["returns"])
@@ -94,14 +94,23 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
             **{key: fidelity[key] for key in COLUMNS if key in fidelity}}
 
 
-def measure_fidelity(run_dir: Path, seed: int) -> dict[str, float]:
-    """The Catch fidelity of a trained run's world model (its last checkpoint)."""
+def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, device: str | None = None) -> int:
+    """``jedi-bench catch-fidelity``: the Catch fidelity of a Catch run's world model (last checkpoint),
+    written to ``RUN/catch_fidelity.json`` and printed."""
     from jedi_bench.envs.catch_fidelity import catch_fidelity
     from jedi_bench.train.evaluate import load_run
     from jedi_bench.train.run import resolve_device
 
-    cfg, models, _ = load_run(run_dir, resolve_device(None))
-    return catch_fidelity(models.wm, FIDELITY_EPISODES, seed, bf16=cfg.speed.bf16)
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    cfg, models, state = load_run(run, resolve_device(device))
+    if cfg.game != GAME:
+        raise ValueError(f"{run} trained on {cfg.game}; the fidelity check needs a {GAME} run")
+    result = {"method": cfg.method, "epoch": int(state["counters"]["epoch"]), "episodes": episodes, "seed": seed,
+              **catch_fidelity(models.wm, episodes, seed, bf16=cfg.speed.bf16)}
+    atomic_write_json(Path(run) / "catch_fidelity.json", result)
+    print(json.dumps(result, indent=1))
+    return 0
 
 
 def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check") -> int:
