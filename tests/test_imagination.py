@@ -1,5 +1,6 @@
 """Imagination in a world model and the actor-critic training component, with a tiny fake world model."""
 
+import dataclasses
 import math
 
 import pytest
@@ -147,6 +148,9 @@ def test_component_step_changes_only_actor_critic(setup):
     assert component.name == "actor_critic" and component.segment_length == AGENT.burn_in
     assert component.grad_clip == 100.0
     assert [g.weight_decay for g in component.param_groups] == [0.0]
+    assert [g.lr_scale for g in component.param_groups] == [AGENT.lr_scale]
+    slower = actor_critic_component(wm, ac, dataclasses.replace(AGENT, lr_scale=0.3))
+    assert [g.lr_scale for g in slower.param_groups] == [0.3]
     assert {id(p) for g in component.param_groups for p in g.params} == {id(p) for p in ac.parameters()}
 
     wm_before = [p.detach().clone() for p in wm.parameters()]

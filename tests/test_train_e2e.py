@@ -171,6 +171,7 @@ def test_config_mismatch_is_refused_naming_the_keys(tmp_path):
     (("jedi", "Pacman", "smoke", []), "unknown game"),
     (("jedi", "Catch", "tiny", []), "unknown preset"),
     (("jedi", "Catch", "smoke", ["train.lr=-1"]), "lr"),
+    (("jedi", "Catch", "smoke", ["agent.lr_scale=0"]), "agent.lr_scale"),
 ])
 def test_bad_input_fails_before_any_work(args, match, tmp_path):
     method, game, preset, overrides = args

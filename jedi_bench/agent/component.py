@@ -19,6 +19,7 @@ def actor_critic_component(wm: WorldModel, ac: ActorCritic, cfg: AgentConfig) ->
     optimised (no weight decay); the world model is read under no_grad.
 
     At most ``cfg.batch_size`` segments of the batch start trajectories (DIAMOND imagines 32 in parallel).
+    The learning rate is ``train.lr * cfg.lr_scale``.
     """
     if cfg.burn_in < wm.cfg.context:
         raise ValueError(f"agent.burn_in ({cfg.burn_in}) must be >= world_model.context ({wm.cfg.context}): "
@@ -33,7 +34,7 @@ def actor_critic_component(wm: WorldModel, ac: ActorCritic, cfg: AgentConfig) ->
 
     return Component(
         name="actor_critic",
-        param_groups=[ParamGroup(params=list(ac.parameters()), lr_scale=1.0, weight_decay=0.0)],
+        param_groups=[ParamGroup(params=list(ac.parameters()), lr_scale=cfg.lr_scale, weight_decay=0.0)],
         loss=loss,
         segment_length=cfg.burn_in,
         grad_clip=ACTOR_CRITIC_GRAD_CLIP,
