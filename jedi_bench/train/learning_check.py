@@ -30,10 +30,11 @@ GAME = "Catch"
 PRESET = "catch"
 #: extra ``--set`` overrides of the check's runs (none: the check is the ``catch`` preset as it stands)
 OVERRIDES: list[str] = []
+FIDELITY_COLUMNS = ("imagined_return_chase", "real_return_chase", "imagined_return_random", "real_return_random",
+                    "paddle_accuracy", "ball_accuracy")
 COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
-           "random_ci95_high", "margin", "beats_random", "imagined_return_chase", "real_return_chase",
-           "imagined_return_random", "real_return_random", "paddle_accuracy", "ball_accuracy", "device",
-           "train_wall_time_s", "check_wall_time_s")
+           "random_ci95_high", "margin", "beats_random", *FIDELITY_COLUMNS, "device", "train_wall_time_s",
+           "check_wall_time_s")
 #: real Catch starts on which each trained world model's fidelity is measured
 FIDELITY_EPISODES = 128
 
@@ -91,7 +92,7 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
             "ci95_high": high, "episodes": result["episodes"], "device": result["device"],
             "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
-            **{key: fidelity[key] for key in COLUMNS if key in fidelity}}
+            **{key: fidelity[key] for key in FIDELITY_COLUMNS}}
 
 
 def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, device: str | None = None) -> int:
