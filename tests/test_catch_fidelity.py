@@ -1,5 +1,7 @@
 """The Catch fidelity check scores a perfect model perfectly and sees through an action-blind one."""
 
+import math
+
 import pytest
 import torch
 
@@ -44,3 +46,17 @@ def test_an_action_blind_model_is_caught_out():
     assert result["paddle_stay"] == 1.0 and result["paddle_left"] < 0.2 and result["paddle_right"] < 0.2
     # its paddle stays where it was, so chasing the ball no longer pays in imagination
     assert result["imagined_return_chase"] < result["real_return_chase"] - 0.5
+
+
+def test_the_paddle_check_needs_a_model_that_renders_frames():
+    import dataclasses
+
+    from jedi_bench.train.config import preset
+
+    tiny = preset("smoke").world_model
+    assert make_world_model("ae-latent", tiny, 3).renders_frames
+    assert make_world_model("jedi", tiny, 3).renders_frames                   # through its probe decoder
+    blind = make_world_model("jedi", dataclasses.replace(tiny, probe_decoder=False), 3)
+    assert not blind.renders_frames
+    result = catch_fidelity(blind, episodes=4, seed=0)
+    assert math.isnan(result["paddle_accuracy"]) and not math.isnan(result["imagined_return_chase"])

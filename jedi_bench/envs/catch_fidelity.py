@@ -101,19 +101,13 @@ def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: to
         act_window = acts.clone()
         act_window[:, -1] = a
         frames = wm.render(wm.sample_next(x, act_window.to(x.device)).float())
-        pixels = frames.permute(0, 3, 1, 2).float().cpu() / 127.5 - 1.0
-        row, col, paddle = parse_frames(pixels)
+        row, col, paddle = parse_frames(obs_to_tensor(frames.cpu().numpy(), torch.device("cpu")))
         expected = (paddle_col + a - STAY).clamp(0, GRID - 1)
         scores[f"paddle_{name}"] = (paddle == expected).float().mean().item()
         scores[f"ball_{name}"] = ((row == ball_row + 1) & (col == ball_col)).float().mean().item()
     scores["paddle_accuracy"] = float(np.mean([scores[f"paddle_{n}"] for n in ("left", "stay", "right")]))
     scores["ball_accuracy"] = float(np.mean([scores[f"ball_{n}"] for n in ("left", "stay", "right")]))
     return scores
-
-
-def renders_pixels(wm: WorldModel) -> bool:
-    """Whether ``render`` shows frames (not a false-colour view of latents)."""
-    return not wm.latent or getattr(wm, "probe", None) is not None or hasattr(wm, "autoencoder")
 
 
 @torch.no_grad()
@@ -133,7 +127,7 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
             for kind in ("chase", "random"):
                 result[f"real_return_{kind}"] = real[kind].float().mean().item()
                 result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
-            if renders_pixels(wm):
+            if wm.renders_frames:
                 result.update(action_response(wm, obs, x, acts.to(device)))
             else:
                 result.update(paddle_accuracy=float("nan"), ball_accuracy=float("nan"))

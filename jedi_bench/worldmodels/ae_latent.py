@@ -74,3 +74,7 @@ class AELatentWorldModel(LatentWorldModel):
     def render(self, x: torch.Tensor) -> torch.Tensor:
         return pixels_to_uint8(self.autoencoder.decoder(x))
 
+    @property
+    def renders_frames(self) -> bool:
+        return True
+

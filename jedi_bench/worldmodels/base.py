@@ -103,6 +103,11 @@ class WorldModel(nn.Module, ABC):
     def render(self, x: torch.Tensor) -> torch.Tensor:
         """Render x [B, *agent_input_shape] as uint8 pixels [B, 64, 64, 3] (for videos only)."""
 
+    @property
+    def renders_frames(self) -> bool:
+        """Whether ``render`` draws game frames (False: a false-colour view of latents, no decoder)."""
+        return not self.latent
+
     def latent_stats(self, obs: torch.Tensor) -> dict[str, float]:
         """Statistics of the agent's input that reveal collapse (latent variants override it)."""
         return {}

@@ -123,6 +123,10 @@ class JediWorldModel(LatentWorldModel):
             return latents_as_rgb(x, self.clamp or self.cfg.latent_clamp)
         return pixels_to_uint8(decoder(x))
 
+    @property
+    def renders_frames(self) -> bool:
+        return self.probe is not None or self.decoder is not None
+
     def num_parameters(self) -> dict[str, int]:
         counts = super().num_parameters()
         counts.pop("target_encoder", None)     # a copy, not trained
