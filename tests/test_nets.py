@@ -88,38 +88,41 @@ def test_paper_sized_reward_end_lstm_reads_2048_features():
 
 
 def _segment(b=3, t=6, c=16, s=8):
+    """Row 0 starts late (padding), row 1 ends on a terminal step followed by the final observation."""
     x = torch.randn(b, t, c, s, s)
     mask = torch.ones(b, t, dtype=torch.bool)
     mask[0, :2] = False
     end = torch.zeros(b, t, dtype=torch.bool)
-    end[1, -1] = True
+    end[1, -2] = True
+    final = torch.zeros(b, t, dtype=torch.bool)
+    final[1, -1] = True
     rew = torch.tensor([[0.0, 5.0, -2.0, 0.0, 1.0, 0.0]] * b)
+    rew[1, -1] = 0.0
     batch = Batch(torch.zeros(b, t, 3, 64, 64), torch.randint(0, 4, (b, t)), rew, end,
-                  torch.zeros(b, t, dtype=torch.bool), mask)
+                  torch.zeros(b, t, dtype=torch.bool), mask, final)
     return x, batch
 
 
-def test_reward_end_loss_ignores_padding_and_samples_the_missing_terminal_frame():
+def test_reward_end_loss_learns_every_transition_whose_next_frame_is_in_the_segment():
     torch.manual_seed(0)
     net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
     x, batch = _segment()
-    calls = []
-
-    def fake_sample(ctx, act):
-        calls.append((ctx.shape, act.shape))
-        return torch.full((ctx.shape[0], 16, 8, 8), 0.5)
-
-    loss, metrics = reward_end_loss(net, x, batch, fake_sample, context=4)
-    assert calls == [((1, 4, 16, 8, 8), (1, 4))]        # only the one terminal row needs a sampled frame
+    loss, metrics = reward_end_loss(net, x, batch)
     assert set(metrics) >= {"ce_reward", "ce_end", "acc_reward", "acc_end"}
-    # targets on padding and on a last step with no next frame (not terminal) are left out of the loss
+    # targets on padding, on a final row and on a last row with no next frame are left out of the loss
     batch.rew[0, 0] = 1.0
     batch.rew[0, -1] = -1.0
-    batch.rew[2, -1] = 1.0
-    loss2, _ = reward_end_loss(net, x, batch, fake_sample, context=4)
+    batch.rew[1, -1] = 1.0
+    batch.end[1, -1] = True
+    loss2, _ = reward_end_loss(net, x, batch)
     assert torch.allclose(loss, loss2)
     batch.rew[0, 3] = -1.0
-    assert not torch.allclose(loss, reward_end_loss(net, x, batch, fake_sample, context=4)[0])
-    # the terminal step's sampled next frame is used: a different sample changes the loss
-    loss3, _ = reward_end_loss(net, x, batch, lambda c, a: torch.full((c.shape[0], 16, 8, 8), -2.0), context=4)
-    assert not torch.allclose(loss, loss3)
+    assert not torch.allclose(loss, reward_end_loss(net, x, batch)[0])
+    # the terminal transition is learned, and from the real final observation
+    with_terminal = reward_end_loss(net, x, batch)[0]
+    batch.end[1, -2] = False
+    assert not torch.allclose(with_terminal, reward_end_loss(net, x, batch)[0])
+    batch.end[1, -2] = True
+    x_other_final = x.clone()
+    x_other_final[1, -1] = -2.0
+    assert not torch.allclose(with_terminal, reward_end_loss(net, x_other_final, batch)[0])

@@ -15,7 +15,7 @@ from jedi_bench.data.episode import load_episode
 from jedi_bench.data.replay import ReplayBuffer
 from jedi_bench.data.sampling import episode_weights, sample_segments
 
-FIELDS = ("obs", "act", "rew", "end", "trunc", "mask")
+FIELDS = ("obs", "act", "rew", "end", "trunc", "mask", "final")
 
 
 def tagged_frame(episode: int, t: int, size: int = 8) -> np.ndarray:
@@ -26,13 +26,16 @@ def tagged_frame(episode: int, t: int, size: int = 8) -> np.ndarray:
 
 
 def fill(buffer: ReplayBuffer, lengths, open_steps: int = 0, size: int = 8, first: int = 0) -> None:
-    """Finished episodes of the given lengths (every third one truncated), then an open episode."""
+    """Finished episodes of the given lengths (every third one truncated; each keeps its final
+    observation, tagged as step ``length``, except every fourth), then an open episode."""
     for i, length in enumerate(lengths):
         episode = first + i
         for t in range(length):
             last = t == length - 1
+            final = tagged_frame(episode, length, size) if last and episode % 4 != 3 else None
             buffer.add_step(tagged_frame(episode, t, size), 1000 * episode + t, float(t),
-                            terminated=last and episode % 3 != 2, truncated=last and episode % 3 == 2)
+                            terminated=last and episode % 3 != 2, truncated=last and episode % 3 == 2,
+                            final_obs=final)
     episode = first + len(lengths)
     for t in range(open_steps):
         buffer.add_step(tagged_frame(episode, t, size), 1000 * episode + t, float(t), False, False)
@@ -53,7 +56,7 @@ def assert_same_contents(a: ReplayBuffer, b: ReplayBuffer):
     assert a.num_steps == b.num_steps and a.num_finished_episodes == b.num_finished_episodes
     np.testing.assert_array_equal(a.episode_lengths, b.episode_lengths)
     for i in range(a.num_episodes):
-        for name in ("obs", "act", "rew", "terminated", "truncated"):
+        for name in ("obs", "act", "rew", "terminated", "truncated", "final_obs"):
             np.testing.assert_array_equal(getattr(a.episode(i), name), getattr(b.episode(i), name))
 
 
@@ -130,6 +133,25 @@ def test_storage_growth_keeps_every_step(capacity):
         np.testing.assert_array_equal(episode.obs[:, 0, 0, 0], number)
 
 
+def test_final_rows_hold_the_observation_the_last_action_led_to(buffer):
+    lengths = buffer.episode_lengths
+    batch = buffer.sample(4000, 5, np.random.default_rng(3), final_rows=True)
+    tags = decode(batch.obs)
+    rows = batch.final.nonzero().tolist()
+    assert rows and all(t == 4 for _, t in rows)                     # only ever a segment's last row
+    for b, t in rows:
+        episode, step = tags[b, t]
+        assert step == lengths[episode] and episode % 4 != 3          # tagged as one step past the last
+        assert episode < buffer.num_finished_episodes                 # the open episode has none
+        assert batch.mask[b, t] and batch.act[b, t] == 0 and batch.rew[b, t] == 0
+        assert not (batch.end[b, t] or batch.trunc[b, t])
+        assert (batch.end[b, t - 1] or batch.trunc[b, t - 1]) and tags[b, t - 1, 1] == step - 1
+    assert {tuple(tags[b, t]) for b, t in rows} == {(e, lengths[e]) for e in range(7) if e % 4 != 3}
+    # the actor-critic's segments never end on one
+    assert not buffer.sample(4000, 5, np.random.default_rng(3)).final.any()
+    assert buffer.episode(1).final_obs[0, 0].tolist() == [1, 40, 0] and buffer.episode(3).final_obs is None
+
+
 def test_episode_being_collected_is_sampled():
     replay = ReplayBuffer(None)
     fill(replay, [], open_steps=6)
@@ -195,6 +217,10 @@ def test_bad_input_is_refused():
         replay.sample(2, 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(None, capacity=-1)
+    with pytest.raises(ValueError, match="final_obs is given only"):
+        replay.add_step(tagged_frame(0, 0), 0, 0.0, False, False, final_obs=tagged_frame(0, 1))
+    with pytest.raises(ValueError, match="final_obs must be"):
+        replay.add_step(tagged_frame(0, 0), 0, 0.0, True, False, final_obs=tagged_frame(0, 1, size=4))
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -206,7 +232,8 @@ def test_save_and_load_round_trip(tmp_path):
     restored = ReplayBuffer.load(tmp_path / "replay")
     assert_same_contents(replay, restored)
     assert restored.num_episodes == 4 and restored.episode(-1).act.tolist() == [3000 + t for t in range(5)]
-    assert_same(replay.sample(16, 19, np.random.default_rng(9)), restored.sample(16, 19, np.random.default_rng(9)))
+    assert_same(replay.sample(16, 19, np.random.default_rng(9), final_rows=True),
+                restored.sample(16, 19, np.random.default_rng(9), final_rows=True))
     # The restored replay carries on: closing the open episode writes the next file.
     restored.add_step(tagged_frame(3, 5), 3005, 5.0, True, False)
     episode, _ = load_episode(tmp_path / "replay" / "episodes" / "000003.npz")
@@ -234,7 +261,8 @@ def test_in_memory_state_round_trip():
     restored = ReplayBuffer.load(None, replay.state_dict())
     assert restored.chunk_probs == (0.25, 0.75)
     assert_same_contents(replay, restored)
-    assert_same(replay.sample(8, 6, np.random.default_rng(1)), restored.sample(8, 6, np.random.default_rng(1)))
+    assert_same(replay.sample(8, 6, np.random.default_rng(1), final_rows=True),
+                restored.sample(8, 6, np.random.default_rng(1), final_rows=True))
 
 
 def test_writes_leave_no_temporary_files_and_leftovers_are_ignored(tmp_path):

@@ -37,6 +37,7 @@ def actor_critic_component(wm: WorldModel, ac: ActorCritic, cfg: AgentConfig) ->
         param_groups=[ParamGroup(params=list(ac.parameters()), lr_scale=cfg.lr_scale, weight_decay=0.0)],
         loss=loss,
         segment_length=cfg.burn_in,
+        final_rows=False,                  # imagination starts from real steps the policy acted on
         grad_clip=ACTOR_CRITIC_GRAD_CLIP,
         metrics_hint=["loss", "policy_loss", "value_loss", "entropy", "lambda_return", "imagined_reward"],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,9 @@ class Batch:
     end:   bool    [B, T]     the step ended the episode with a true terminal (life loss in training data)
     trunc: bool    [B, T]     the step ended the episode by truncation (time limit)
     mask:  bool    [B, T]     False on padding steps
+    final: bool    [B, T]     the row holds an episode's final observation, the one its last action led
+                              to: no action is taken there (act, rew, end, trunc are 0/False). It can
+                              only be a segment's last row. None when building a batch means no such row.
     """
 
     obs: torch.Tensor
@@ -25,15 +29,18 @@ class Batch:
     end: torch.Tensor
     trunc: torch.Tensor
     mask: torch.Tensor
+    final: torch.Tensor | None = None
+
+    def __post_init__(self):
+        if self.final is None:
+            self.final = torch.zeros_like(self.mask)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in
-                       (self.obs, self.act, self.rew, self.end, self.trunc, self.mask)))
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in dataclasses.fields(self)})
 
     def __getitem__(self, item) -> Batch:
         """Slice every field along the batch/time dimensions, e.g. ``batch[:, :5]``."""
-        return Batch(self.obs[item], self.act[item], self.rew[item], self.end[item], self.trunc[item],
-                     self.mask[item])
+        return Batch(**{f.name: getattr(self, f.name)[item] for f in dataclasses.fields(self)})
 
     @property
     def batch_size(self) -> int:

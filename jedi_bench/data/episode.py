@@ -1,8 +1,10 @@
 """One episode of real experience, and its file format.
 
 Step ``t`` holds the observation ``obs[t]`` seen before acting, the action ``act[t]`` taken, and the
-raw reward and end flags that followed it. The observation after the last action is not stored: no
-model is trained to predict from it, and storing it would break the one-row-per-step layout.
+raw reward and end flags that followed it. A finished episode also keeps ``final_obs``, the observation
+the last action led to (DIAMOND keeps it too): no action is taken on it, so it is not a step, but the
+world model learns the last transition from it, and the reward/termination model the episode's end
+(in Catch, the only reward).
 
 On disk an episode is one ``.npz`` file (compressed: Atari frames compress about tenfold) written
 atomically, so a killed run leaves either the complete file or none.
@@ -21,18 +23,21 @@ import numpy as np
 from jedi_bench.io import atomic_write_bytes
 
 FIELDS = ("obs", "act", "rew", "terminated", "truncated")
+FINAL_FIELD = "final_obs"
 DTYPES = {"obs": np.uint8, "act": np.int64, "rew": np.float32, "terminated": np.bool_, "truncated": np.bool_}
 
 
 @dataclass
 class Episode:
-    """obs uint8 [T, H, W, 3]; act int64 [T]; rew float32 [T] (raw); terminated/truncated bool [T]."""
+    """obs uint8 [T, H, W, 3]; act int64 [T]; rew float32 [T] (raw); terminated/truncated bool [T];
+    final_obs uint8 [H, W, 3] or None: what the last action of a finished episode led to."""
 
     obs: np.ndarray
     act: np.ndarray
     rew: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+    final_obs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.act)
@@ -63,6 +68,12 @@ class Episode:
             raise ValueError(f"{what}: a finished episode must end with terminated or truncated")
         if finished is False and len(self) > 0 and self.finished:
             raise ValueError(f"{what}: the episode being collected cannot have an end flag set")
+        if self.final_obs is not None:
+            if not self.finished:
+                raise ValueError(f"{what}: only a finished episode has a final observation")
+            if self.final_obs.dtype != np.uint8 or self.final_obs.shape != self.obs.shape[1:]:
+                raise ValueError(f"{what}: final_obs must be uint8 {self.obs.shape[1:]}, got "
+                                 f"{self.final_obs.dtype} {self.final_obs.shape}")
         return self
 
     @classmethod
@@ -74,7 +85,8 @@ class Episode:
 def episode_bytes(episode: Episode, **extra: np.ndarray | int) -> bytes:
     """The ``.npz`` encoding of ``episode`` (plus small ``extra`` arrays, e.g. replay bookkeeping)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: getattr(episode, name) for name in FIELDS},
+    final = {} if episode.final_obs is None else {FINAL_FIELD: episode.final_obs}
+    np.savez_compressed(buffer, **{name: getattr(episode, name) for name in FIELDS}, **final,
                         **{key: np.asarray(value) for key, value in extra.items()})
     return buffer.getvalue()
 
@@ -100,6 +112,6 @@ def load_episode(path: str | Path, finished: bool | None = True) -> tuple[Episod
     absent = [name for name in FIELDS if name not in arrays]
     if absent:
         raise ValueError(f"corrupt replay episode file {path}: missing {absent}")
-    episode = Episode(*(arrays.pop(name) for name in FIELDS))
+    episode = Episode(*(arrays.pop(name) for name in FIELDS), final_obs=arrays.pop(FINAL_FIELD, None))
     episode.check(f"replay episode file {path}", finished=finished)
     return episode, arrays

@@ -4,7 +4,8 @@ episode by episode under the run folder so that a killed run resumes with exactl
 In memory all steps live in flat arrays (frames channels-first, so a batch is a single gather with no
 transpose); episodes are contiguous index ranges. On disk, under ``directory``::
 
-    episodes/000000.npz   one file per finished episode, written atomically when it closes
+    episodes/000000.npz   one file per finished episode (its steps and final observation), written
+                          atomically when it closes
     open_episode.npz      written by ``save()``: the episode being collected and the number of
                           finished episodes at that moment (one file, so the two always agree)
 
@@ -60,6 +61,7 @@ class ReplayBuffer:
         self._capacity_hint = int(capacity)
         self._frame_shape: tuple[int, int, int] | None = None  # (3, H, W)
         self._obs = self._act = self._rew = self._terminated = self._truncated = None
+        self._final_frames: list[np.ndarray | None] = []  # per finished episode: [3, H, W] or None
         if self.directory is not None:
             _remove_temp_files(self.directory)
             existing = _episode_files(self.directory)
@@ -108,13 +110,21 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ writing
 
-    def add_step(self, obs: np.ndarray, action: int, reward: float, terminated: bool, truncated: bool) -> None:
+    def add_step(self, obs: np.ndarray, action: int, reward: float, terminated: bool, truncated: bool,
+                 final_obs: np.ndarray | None = None) -> None:
         """Append one step to the episode being collected: ``obs`` (uint8 [H, W, 3]) is the observation
         seen before taking ``action``; ``reward`` (raw) and the flags are what followed. A terminated or
-        truncated step closes the episode (and writes its file when the replay has a directory)."""
+        truncated step closes the episode (and writes its file when the replay has a directory);
+        ``final_obs`` is then the observation that step led to (kept as the episode's final row)."""
         obs = np.asarray(obs)
         if obs.dtype != np.uint8 or obs.ndim != 3 or obs.shape[-1] != 3:
             raise ValueError(f"obs must be a uint8 [H, W, 3] frame, got {obs.dtype} {obs.shape}")
+        if final_obs is not None:
+            final_obs = np.asarray(final_obs)
+            if not (terminated or truncated):
+                raise ValueError("final_obs is given only with the step that ends an episode")
+            if final_obs.dtype != np.uint8 or final_obs.shape != obs.shape:
+                raise ValueError(f"final_obs must be a uint8 {obs.shape} frame, got {final_obs.dtype} {final_obs.shape}")
         index = self._reserve(1, obs.shape[:2])
         self._obs[index] = obs.transpose(2, 0, 1)
         self._act[index] = int(action)
@@ -123,10 +133,11 @@ class ReplayBuffer:
         self._truncated[index] = bool(truncated)
         self._num_steps += 1
         if terminated or truncated:
-            self._close_episode()
+            self._close_episode(final_obs)
 
-    def _close_episode(self) -> None:
+    def _close_episode(self, final_obs: np.ndarray | None) -> None:
         self._episode_ends.append(self._num_steps)
+        self._final_frames.append(None if final_obs is None else final_obs.transpose(2, 0, 1).copy())
         if self.directory is not None:
             number = self.num_finished_episodes - 1
             save_episode(_episode_path(self.directory, number), self.episode(number))
@@ -145,6 +156,7 @@ class ReplayBuffer:
         self._num_steps = stop
         if finished:
             self._episode_ends.append(stop)
+            self._final_frames.append(None if episode.final_obs is None else episode.final_obs.transpose(2, 0, 1).copy())
 
     def _reserve(self, count: int, frame_hw: tuple[int, ...]) -> int:
         """Make room for ``count`` more steps of ``frame_hw`` frames (growing the arrays by half when
@@ -175,35 +187,51 @@ class ReplayBuffer:
             raise IndexError(f"episode {index} out of range: the replay holds {len(lengths)} episodes")
         index %= len(lengths)
         stop = int(lengths[: index + 1].sum())
-        return self._slice(stop - int(lengths[index]), stop)
+        episode = self._slice(stop - int(lengths[index]), stop)
+        final = self._final_frames[index] if index < self.num_finished_episodes else None
+        episode.final_obs = None if final is None else final.transpose(1, 2, 0).copy()
+        return episode
 
-    def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator) -> Batch:
+    def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator, final_rows: bool = False) -> Batch:
         """``batch_size`` segments of ``seq_len`` consecutive steps, drawn as ``jedi_bench.data.sampling``
         describes (recency-weighted episode, then a segment ending inside it). Segments that reach back
         before their episode start are left-padded: padding steps have mask False, zero obs/act/rew and
-        False flags. Deterministic given ``rng``; the episode being collected is included."""
+        False flags. With ``final_rows`` an episode that kept its final observation counts it as one more
+        row, so a segment may end on it (``batch.final``; world-model components learn the last
+        transition from it; the actor-critic, which acts on every row, does not ask for it).
+        Deterministic given ``rng``; the episode being collected is included."""
         lengths = self.episode_lengths
         if len(lengths) == 0:
             raise ValueError("cannot sample from an empty replay: add steps first")
-        episode_ids, starts = sample_segments(lengths, batch_size, seq_len, self.chunk_probs, rng)
+        rows = lengths.copy()
+        if final_rows:
+            rows[: self.num_finished_episodes] += np.fromiter((f is not None for f in self._final_frames), np.int64,
+                                                              count=self.num_finished_episodes)
+        episode_ids, starts = sample_segments(rows, batch_size, seq_len, self.chunk_probs, rng)
         offsets = starts[:, None] + np.arange(seq_len)
         mask = offsets >= 0
+        final = offsets >= lengths[episode_ids][:, None]
         first_step = np.cumsum(lengths) - lengths
-        index = first_step[episode_ids][:, None] + np.maximum(offsets, 0)  # padding reads step 0, then zeroed
+        # padding reads step 0 and a final row the last step, both overwritten below
+        index = first_step[episode_ids][:, None] + np.minimum(np.maximum(offsets, 0), lengths[episode_ids][:, None] - 1)
 
         # numpy rather than torch for the conversion: single-threaded, it does not fight the training
         # threads for cores, and it is as fast for a batch this size.
-        obs = np.multiply(self._obs[index], np.float32(1 / 127.5), dtype=np.float32)
+        frames = self._obs[index]
+        for b, t in zip(*np.nonzero(final)):
+            frames[b, t] = self._final_frames[episode_ids[b]]
+        obs = np.multiply(frames, np.float32(1 / 127.5), dtype=np.float32)
         obs -= np.float32(1.0)
         obs[~mask] = 0.0
-        pad = torch.from_numpy(~mask)
+        no_step = torch.from_numpy(~mask | final)
         return Batch(
             obs=torch.from_numpy(obs),
-            act=torch.from_numpy(self._act[index]).masked_fill_(pad, 0),
-            rew=torch.from_numpy(self._rew[index]).masked_fill_(pad, 0.0),
-            end=torch.from_numpy(self._terminated[index]).masked_fill_(pad, False),
-            trunc=torch.from_numpy(self._truncated[index]).masked_fill_(pad, False),
+            act=torch.from_numpy(self._act[index]).masked_fill_(no_step, 0),
+            rew=torch.from_numpy(self._rew[index]).masked_fill_(no_step, 0.0),
+            end=torch.from_numpy(self._terminated[index]).masked_fill_(no_step, False),
+            trunc=torch.from_numpy(self._truncated[index]).masked_fill_(no_step, False),
             mask=torch.from_numpy(mask),
+            final=torch.from_numpy(final),
         )
 
     # ------------------------------------------------------------------ persistence
@@ -222,6 +250,8 @@ class ReplayBuffer:
             finished = self._slice(0, self._open_start)
             state["finished_steps"] = _to_tensors(finished)
             state["finished_lengths"] = torch.from_numpy(self.episode_lengths[: self.num_finished_episodes])
+            state["finished_final_obs"] = {str(i): torch.from_numpy(f) for i, f in enumerate(self._final_frames)
+                                           if f is not None}
         return state
 
     def save(self) -> None:
@@ -273,6 +303,9 @@ class ReplayBuffer:
         for steps in (state["finished_steps"], state["open_episode"]):
             buffer._append(_from_tensors(steps).check("replay state"), finished=False)
         buffer._episode_ends = np.cumsum(state["finished_lengths"].cpu().numpy()).tolist()
+        finals = state.get("finished_final_obs", {})
+        buffer._final_frames = [finals[str(i)].cpu().numpy() if str(i) in finals else None
+                                for i in range(len(buffer._episode_ends))]
         if buffer.num_steps != int(state["num_steps"]) or buffer._open_start > buffer.num_steps:
             raise ValueError(f"inconsistent replay state: {int(state['num_steps'])} steps expected, "
                              f"{buffer.num_steps} stored")

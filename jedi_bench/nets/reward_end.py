@@ -5,8 +5,6 @@ an LSTM carries memory along the sequence, heads predict the reward sign (3 clas
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,10 +14,6 @@ from jedi_bench.nets.blocks import Downsample, ResBlock, conv3x3
 from jedi_bench.worldmodels.base import RewardEndModel
 
 FINAL_SIZE = 8
-
-# sample_next(context [B, L, ...], actions [B, L]) -> x_next [B, ...]
-SampleNext = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
 
 class RewardEndNet(RewardEndModel):
     def __init__(self, in_channels: int, size: int, num_actions: int, channels: list[int], depth: int,
@@ -54,26 +48,18 @@ class RewardEndNet(RewardEndModel):
         return logits[..., :3], logits[..., 3:], state
 
 
-def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch, sample_next: SampleNext,
-                    context: int) -> tuple[torch.Tensor, dict[str, float]]:
+def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
     """Masked cross-entropy of the reward sign (classes 0, 1, 2 for -1, 0, +1) and of termination.
 
-    x [B, T, ...] is the model's input for every step of the segment (pixels or latents). Transition t
+    x [B, T, ...] is the model's input for every row of the segment (pixels or latents). Transition t
     is (x_t, a_t) -> x_{t+1} with reward rew[t] and terminal flag end[t] (a truncation is not a
-    termination). Replay stores no observation after an episode's last action, so the last step of a
-    segment has no x_{t+1}: when it is a true terminal the world model's own sample stands in for it
-    (exactly what the model will see in imagination), otherwise that step is left out of the loss.
+    termination); it is learned where x_{t+1} is in the segment. An episode's last transition, where
+    Catch's only reward and every termination sit, is learned from segments that end on the episode's
+    final observation (``batch.final``), the real frame the last action led to.
     """
-    t = batch.act.shape[1]
-    valid = batch.mask.clone()
-    terminal = batch.end[:, -1] & batch.mask[:, -1]
-    valid[:, -1] = terminal
-    last_next = x[:, -1].detach().clone()
-    if terminal.any():
-        idx = terminal.nonzero().squeeze(1)
-        with torch.no_grad():
-            last_next[idx] = sample_next(x[idx, t - context:].detach(), batch.act[idx, t - context:]).to(x.dtype)
-    x_next = torch.cat([x[:, 1:], last_next[:, None]], dim=1)
+    valid = batch.mask & ~batch.final
+    valid[:, -1] = False
+    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)   # the last row's next input is unknown: masked out
     rew_logits, end_logits, _ = model(x, batch.act, x_next)
     rew_target = (batch.rew.sign() + 1).long().flatten()
     end_target = batch.end.long().flatten()

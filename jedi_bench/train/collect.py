@@ -66,6 +66,7 @@ class StepResult:
     terminated: bool
     truncated: bool
     episode_return: float | None = None  # set when an episode (one life in training mode) just ended
+    final_obs: np.ndarray | None = None  # then also the observation its last action led to
 
 
 class EnvRunner:
@@ -103,6 +104,7 @@ class EnvRunner:
         result = StepResult(float(reward), bool(terminated), bool(truncated))
         if terminated or truncated:
             result.episode_return = self.episode_return
+            result.final_obs = next_obs
             self.episode_return, self.episode_length = 0.0, 0
             # envs that do not report ``game_over`` (no lives) end their game with every episode
             if truncated or info.get("game_over", True):

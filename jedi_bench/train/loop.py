@@ -206,7 +206,7 @@ class Trainer:
             action, self.lstm_state = self.agent.act(self.runner.obs, self.lstm_state, self.cfg.train.epsilon,
                                                      self.rng)
             obs, result = self.runner.step(action)
-            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated)
+            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated, result.final_obs)
             self.env_steps += 1
             self.nonzero_rewards += int(result.reward != 0)
             if result.episode_return is not None:
@@ -226,7 +226,8 @@ class Trainer:
                 n = t.first_epoch_world_model_updates if first else t.world_model_updates
             rows = []
             for _ in range(n):
-                batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng)
+                batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
+                                           final_rows=opt.component.final_rows)
                 rows.append(opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16))
             row.update(mean_metrics(rows, opt.name))
         row.update(self.latent_stats())

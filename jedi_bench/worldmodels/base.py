@@ -36,13 +36,16 @@ class Component:
     """One separately optimised part of a world model (e.g. the denoiser, the reward/termination model).
 
     ``segment_length`` is how many consecutive replay steps one sample of its batch holds;
-    ``loss(batch)`` returns the scalar loss and a dict of float metrics to log.
+    ``loss(batch)`` returns the scalar loss and a dict of float metrics to log. With ``final_rows`` a
+    segment may end on an episode's final observation (``Batch.final``), which is how models learn
+    the last transition of an episode; a loss that acts on every row (the actor-critic's) turns it off.
     """
 
     name: str
     param_groups: list[ParamGroup]
     loss: LossFn
     segment_length: int
+    final_rows: bool = True
     grad_clip: float = 100.0
     metrics_hint: list[str] = field(default_factory=list)
 
