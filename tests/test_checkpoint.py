@@ -154,3 +154,21 @@ def test_env_runner_continues_the_game_after_a_lost_life():
     restored.load_state_dict(runner.state_dict())
     assert np.array_equal(restored.obs, runner.obs)
     assert restored.env.unwrapped.ale.lives() == runner.env.unwrapped.ale.lives() < 5
+
+
+def test_env_runner_hands_over_the_frame_each_episode_ended_on():
+    """The step that ends an episode comes with the frame its action led to (the replay's final row),
+    while the runner already holds the first frame of the next episode."""
+    make = lambda: make_env("Catch", 0)
+    runner = EnvRunner(make, np.random.default_rng(0))
+    runner.start_new_game()
+    twin = make()
+    twin.reset(seed=runner.reset_seed)
+    for t in range(7):
+        _, result = runner.step(2)
+        twin_obs, *_ = twin.step(2)
+        assert (result.final_obs is None) == (t < 6)
+    assert result.terminated and np.array_equal(result.final_obs, twin_obs)
+    # the next episode starts on a fresh game's first frame (ball in the top row), not on the final one
+    assert runner.obs[:8].any() and not runner.obs[8:56].any()
+    assert result.final_obs[56:].any() and not result.final_obs[:56].any()

@@ -109,6 +109,7 @@ class EnvRunner:
             # envs that do not report ``game_over`` (no lives) end their game with every episode
             if truncated or info.get("game_over", True):
                 self.start_new_game()
+                next_obs = self.obs
             else:
                 self.events.append(CONTINUE_GAME)
                 next_obs, _ = self.env.reset()
