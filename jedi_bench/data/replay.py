@@ -137,7 +137,7 @@ class ReplayBuffer:
 
     def _close_episode(self, final_obs: np.ndarray | None) -> None:
         self._episode_ends.append(self._num_steps)
-        self._final_frames.append(None if final_obs is None else final_obs.transpose(2, 0, 1).copy())
+        self._keep_final_frame(final_obs)
         if self.directory is not None:
             number = self.num_finished_episodes - 1
             save_episode(_episode_path(self.directory, number), self.episode(number))
@@ -156,7 +156,11 @@ class ReplayBuffer:
         self._num_steps = stop
         if finished:
             self._episode_ends.append(stop)
-            self._final_frames.append(None if episode.final_obs is None else episode.final_obs.transpose(2, 0, 1).copy())
+            self._keep_final_frame(episode.final_obs)
+
+    def _keep_final_frame(self, final_obs: np.ndarray | None) -> None:
+        """Store the newest finished episode's final observation [H, W, 3] channels-first, like its steps."""
+        self._final_frames.append(None if final_obs is None else final_obs.transpose(2, 0, 1).copy())
 
     def _reserve(self, count: int, frame_hw: tuple[int, ...]) -> int:
         """Make room for ``count`` more steps of ``frame_hw`` frames (growing the arrays by half when
