@@ -207,3 +207,22 @@ def test_checkpoint_written_with_another_config_is_refused(finished_runs, tmp_pa
     shutil.copy(finished_runs["jedi"] / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
     with pytest.raises(ValueError, match=r"different config.*train\.total_env_steps"):
         run_train("jedi", run, ["train.total_env_steps=70"])
+
+
+@pytest.mark.parametrize("method, first_epoch", [
+    ("jedi", ["denoiser", "reward_end", "probe_decoder"] * 2 + ["actor_critic"]),
+    ("diamond", ["denoiser", "denoiser", "reward_end", "reward_end", "actor_critic"]),
+])
+def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path, monkeypatch):
+    """JEDI's denoiser and reward model (one encoder) alternate update by update; DIAMOND's run in blocks."""
+    order = []
+    original = ComponentOptimizer.update
+
+    def recording(self, batch, epoch, bf16=False):
+        order.append((epoch, self.name))
+        return original(self, batch, epoch, bf16)
+
+    monkeypatch.setattr(ComponentOptimizer, "update", recording)
+    assert run_train(method, tmp_path / "run", ["train.first_epoch_world_model_updates=2",
+                                                "train.total_env_steps=40", "train.final_train_epochs=0"]) == 0
+    assert [name for epoch, name in order if epoch == 1] == first_epoch

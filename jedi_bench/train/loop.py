@@ -217,21 +217,29 @@ class Trainer:
         t = self.cfg.train
         self.models.wm.train()
         self.models.actor_critic.train()
+        *world_model, actor_critic = self.optimizers
+        n_wm = t.first_epoch_world_model_updates if first else t.world_model_updates
+        n_ac = t.first_epoch_actor_critic_updates if first else t.actor_critic_updates
+        if self.models.wm.interleave_components:
+            turns = [world_model] * n_wm                  # one update of each component per turn
+        else:
+            turns = [[opt] for opt in world_model for _ in range(n_wm)]
+        turns += [[actor_critic]] * n_ac
+        rows: dict[str, list[dict]] = {opt.name: [] for opt in self.optimizers}
+        for turn in turns:
+            for opt in turn:
+                rows[opt.name].append(self.update(opt, epoch))
         row: dict[str, float] = {}
-        for i, opt in enumerate(self.optimizers):
-            is_actor_critic = i == len(self.optimizers) - 1
-            if is_actor_critic:
-                n = t.first_epoch_actor_critic_updates if first else t.actor_critic_updates
-            else:
-                n = t.first_epoch_world_model_updates if first else t.world_model_updates
-            rows = []
-            for _ in range(n):
-                batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
-                                           final_rows=opt.component.final_rows)
-                rows.append(opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16))
-            row.update(mean_metrics(rows, opt.name))
+        for name, component_rows in rows.items():
+            row.update(mean_metrics(component_rows, name))
         row.update(self.latent_stats())
         return row
+
+    def update(self, opt, epoch: int) -> dict[str, float]:
+        """One update of one component on a fresh replay batch."""
+        batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
+                                   final_rows=opt.component.final_rows)
+        return opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16)
 
     @torch.no_grad()
     def latent_stats(self) -> dict[str, float]:

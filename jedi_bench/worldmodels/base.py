@@ -69,6 +69,10 @@ class WorldModel(nn.Module, ABC):
     name: str = ""
     #: True when the agent reads latents, False when it reads pixels
     latent: bool = False
+    #: False (DIAMOND's schedule): each component runs its epoch's updates in one block, in order.
+    #: True: the components take turns, one update each, so that components sharing parameters (JEDI's
+    #: encoder) are trained jointly and no block of one component's updates undoes the other's.
+    interleave_components: bool = False
 
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__()

@@ -9,6 +9,8 @@ What makes it this variant (compare ``ae_latent.py``, which differs only here):
 - encoder and denoiser outputs are soft-clamped to [-3, 3];
 - the newest context latent of the second target is, with probability 1/2 per batch, the denoiser's own
   prediction instead of the encoder's (random switching);
+- its denoiser and reward/termination model, which share the encoder, are trained jointly: they take
+  turns update by update (``interleave_components``) instead of DIAMOND's one block per component;
 - collapse is watched through per-dimension std and pairwise distances of the latents.
 """
 
@@ -38,6 +40,10 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 @register("jedi")
 class JediWorldModel(LatentWorldModel):
+    # In blocks, the denoiser's updates pull consecutive latents together and erase what the reward
+    # model's block taught the encoder (on Catch: the paddle), so the reward model never learns.
+    interleave_components = True
+
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__(cfg, num_actions)
         self.ablation = cfg.ablation
