@@ -30,6 +30,7 @@ def test_a_perfect_model_imagines_the_real_returns_and_moves_the_paddle_right():
     assert result["imagined_return_chase"] == pytest.approx(result["real_return_chase"])
     assert result["imagined_return_random"] == pytest.approx(result["real_return_random"])
     assert result["paddle_accuracy"] == 1.0 and result["ball_accuracy"] == 1.0
+    assert result["probe_ball"] == 1.0 and result["probe_paddle"] == 1.0     # pixels keep everything
 
 
 class ActionBlindOracle(CatchOracle):
@@ -60,3 +61,16 @@ def test_the_paddle_check_needs_a_model_that_renders_frames():
     assert not blind.renders_frames
     result = catch_fidelity(blind, episodes=4, seed=0)
     assert math.isnan(result["paddle_accuracy"]) and not math.isnan(result["imagined_return_chase"])
+
+
+class PaddleBlindEncoder(CatchOracle):
+    """Catch's rules, but what the agent reads has the paddle's row blanked out: a latent that lost the paddle."""
+
+    def encode(self, obs):
+        return torch.cat([obs[..., :-8, :], torch.full_like(obs[..., -8:, :], -1.0)], dim=-2)
+
+
+def test_the_probes_see_what_the_agent_input_has_lost():
+    result = catch_fidelity(PaddleBlindEncoder(WorldModelConfig(), 3), episodes=4, seed=0)
+    assert 0.85 <= result["probe_ball"] < 1.0     # the ball is lost only on the blanked bottom row
+    assert result["probe_paddle"] <= 0.2          # 1/8 is chance; identical inputs can score below it

@@ -181,6 +181,7 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     assert oracle["imagined_return_chase"] == pytest.approx(oracle["real_return_chase"])
     assert oracle["imagined_return_random"] == pytest.approx(oracle["real_return_random"])
     assert oracle["paddle_accuracy"] == 1.0 and oracle["real_return_chase"] > oracle["real_return_random"]
+    assert oracle["probe_ball"] == 1.0 and oracle["probe_paddle"] == 1.0
     assert 0.0 <= table.set_index("method").loc["ae-latent", "paddle_accuracy"] <= 1.0
     assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
         "catch-oracle", "ae-latent"]

@@ -10,6 +10,10 @@
   or *random*; its reward model's expected reward is summed (no sampling). A faithful model gives the
   real returns of the same sequences; a model whose imagined return does not rise for chase cannot teach
   the agent to catch. Works for every model, pixel or latent.
+- **What the agent's input keeps**: linear probes, trained on what ``encode`` makes of 3/4 of Catch's
+  512 screens (ball row x ball column x paddle column), predict the ball's and the paddle's column on
+  the rest. A latent that has dropped the paddle (the thing the action moves) scores at or below 1/8
+  there, and no model built on it can tell a catch from a miss.
 
 The learning check reports both next to each method's score.
 """
@@ -110,9 +114,46 @@ def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: to
     return scores
 
 
+def screens() -> tuple[torch.Tensor, torch.Tensor]:
+    """Every Catch screen [512, 3, 64, 64] in [-1, 1] with its (ball row, ball column, paddle column)."""
+    env = Catch(seed=0)
+    env.reset()
+    frames, labels = [], []
+    for row in range(GRID):
+        for ball in range(GRID):
+            for paddle in range(GRID):
+                env.ball_row, env.ball_col, env.paddle_col = row, ball, paddle
+                frames.append(env.render())
+                labels.append((row, ball, paddle))
+    return obs_to_tensor(np.stack(frames), torch.device("cpu")), torch.tensor(labels)
+
+
+def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, seed: int = 0, steps: int = 300) -> float:
+    """Held-out accuracy of a linear classifier (Adam, full batch) from features [N, D] to labels [N]."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(features), generator=generator)
+    train, test = order[: 3 * len(order) // 4], order[3 * len(order) // 4:]
+    with torch.enable_grad():
+        probe = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
+        optimizer = torch.optim.Adam(probe.parameters(), lr=1e-2)
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(probe(features[train]), labels[train])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return (probe(features[test]).argmax(1) == labels[test]).float().mean().item()
+
+
+@torch.no_grad()
+def latent_probes(wm: WorldModel, device: torch.device) -> dict[str, float]:
+    obs, labels = screens()
+    z = wm.encode(obs.to(device)).float().flatten(1).cpu()
+    return {"probe_ball": probe_accuracy(z, labels[:, 1]), "probe_paddle": probe_accuracy(z, labels[:, 2])}
+
+
 @torch.no_grad()
 def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False) -> dict[str, float]:
-    """Both checks on ``episodes`` real starts; returns a flat dict of floats (NaN where not measurable)."""
+    """The checks on ``episodes`` real starts and on every screen; a flat dict of floats (NaN: not measurable)."""
     device = next(iter(wm.parameters()), torch.zeros(())).device
     obs, acts, sequences, real = scripted_starts(episodes, wm.cfg.context, seed)
     was_training = wm.training
@@ -131,6 +172,7 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
                 result.update(action_response(wm, obs, x, acts.to(device)))
             else:
                 result.update(paddle_accuracy=float("nan"), ball_accuracy=float("nan"))
+        result.update(latent_probes(wm, device))
     finally:
         torch.random.set_rng_state(generator_state)
         wm.train(was_training)
