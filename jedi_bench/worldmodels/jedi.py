@@ -40,8 +40,8 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 @register("jedi")
 class JediWorldModel(LatentWorldModel):
-    # In blocks, the denoiser's updates pull consecutive latents together and erase what the reward
-    # model's block taught the encoder (on Catch: the paddle), so the reward model never learns.
+    # In blocks, each block of denoiser updates undid what the reward block had taught the shared
+    # encoder: on Catch the reward/termination model never learned even when episodes end.
     interleave_components = True
 
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
