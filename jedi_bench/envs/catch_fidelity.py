@@ -15,7 +15,7 @@
   the rest. A latent that has dropped the paddle (the thing the action moves) scores at or below 1/8
   there, and no model built on it can tell a catch from a miss.
 
-The learning check reports both next to each method's score.
+The learning check reports all three next to each method's score.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from jedi_bench.envs.catch import GRID, LEFT, RIGHT, STAY, Catch
-from jedi_bench.envs.catch_oracle import parse_frames
+from jedi_bench.envs.catch_oracle import draw_frames, parse_frames
 from jedi_bench.train.collect import obs_to_tensor
 from jedi_bench.worldmodels.base import WorldModel
 
@@ -116,16 +116,8 @@ def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: to
 
 def screens() -> tuple[torch.Tensor, torch.Tensor]:
     """Every Catch screen [512, 3, 64, 64] in [-1, 1] with its (ball row, ball column, paddle column)."""
-    env = Catch(seed=0)
-    env.reset()
-    frames, labels = [], []
-    for row in range(GRID):
-        for ball in range(GRID):
-            for paddle in range(GRID):
-                env.ball_row, env.ball_col, env.paddle_col = row, ball, paddle
-                frames.append(env.render())
-                labels.append((row, ball, paddle))
-    return obs_to_tensor(np.stack(frames), torch.device("cpu")), torch.tensor(labels)
+    labels = torch.cartesian_prod(torch.arange(GRID), torch.arange(GRID), torch.arange(GRID))
+    return draw_frames(*labels.unbind(1)), labels
 
 
 def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, seed: int = 0, steps: int = 300) -> float:
