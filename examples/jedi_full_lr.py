@@ -13,11 +13,13 @@ from jedi_bench.worldmodels.jedi import JediWorldModel
 
 @register("jedi-full-lr")
 class JediFullEncoderLR(JediWorldModel):
-    """The only difference to ``jedi``: every parameter group trains at the run's full learning rate."""
+    """The only difference to ``jedi``: the encoder trains at the run's full learning rate."""
 
     def components(self) -> list[Component]:
         parts = super().components()
+        encoder = {id(p) for p in self.encoder.parameters()}
         for part in parts:
             for group in part.param_groups:
-                group.lr_scale = 1.0
+                if {id(p) for p in group.params} == encoder:
+                    group.lr_scale = 1.0
         return parts

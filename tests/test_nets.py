@@ -6,7 +6,7 @@ import torch
 
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder
-from jedi_bench.nets.blocks import FourierFeatures, ResBlock, SelfAttention2d, num_groups
+from jedi_bench.nets.blocks import Downsample, FourierFeatures, ResBlock, SelfAttention2d, init_lstm, num_groups
 from jedi_bench.nets.encoder import Encoder
 from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
@@ -32,6 +32,28 @@ def test_blocks_start_as_identity_and_fourier_features_are_bounded():
     assert f.shape == (5, 32) and f.abs().max() <= 1 + 1e-6
     with pytest.raises(ValueError, match="even"):
         FourierFeatures(7)
+
+
+def test_downsampling_keeps_the_signal_scale():
+    """Orthogonal init (DIAMOND's): a strided conv passes unit-variance noise at about unit scale, where
+    PyTorch's default init shrinks it to about 0.58 per layer."""
+    torch.manual_seed(0)
+    x = torch.randn(8, 32, 32, 32)
+    with torch.no_grad():
+        ratio = Downsample(32)(x).std() / x.std()
+        default = torch.nn.Conv2d(32, 32, 3, stride=2, padding=1)(x).std() / x.std()
+    assert 0.85 < ratio < 1.15 and default < 0.7
+
+
+@pytest.mark.parametrize("cls", [torch.nn.LSTM, torch.nn.LSTMCell])
+def test_lstm_init_opens_the_forget_gate_and_keeps_recurrent_weights_orthogonal(cls):
+    lstm = cls(12, 6)
+    init_lstm(lstm)
+    params = dict(lstm.named_parameters())
+    w_hh, b_ih = params[next(k for k in params if k.startswith("weight_hh"))], params[next(k for k in params if k.startswith("bias_ih"))]
+    assert torch.allclose(w_hh.T @ w_hh, torch.eye(6), atol=1e-5)
+    assert (b_ih[6:12] == 1).all() and (b_ih[:6] == 0).all() and (b_ih[12:] == 0).all()
+    assert all((p == 0).all() for k, p in params.items() if k.startswith("bias_hh"))
 
 
 def test_paper_sized_pixel_denoiser_has_about_4_4m_parameters_and_right_shapes():

@@ -40,8 +40,9 @@ def test_example_variant_changes_only_the_learning_rates():
     sys.path.insert(0, str(ROOT))
     import examples.jedi_full_lr  # noqa: F401
 
-    cfg = preset("smoke").world_model
-    scales = {g.lr_scale for c in make_world_model("jedi-full-lr", cfg, 3).components() for g in c.param_groups}
-    assert scales == {1.0}
-    jedi_scales = {g.lr_scale for c in make_world_model("jedi", cfg, 3).components() for g in c.param_groups}
-    assert jedi_scales == {1.0, cfg.encoder_lr_scale}
+    cfg = preset("catch").world_model
+    def scales(method):
+        return [g.lr_scale for c in make_world_model(method, cfg, 3).components() for g in c.param_groups]
+    jedi, variant = scales("jedi"), scales("jedi-full-lr")
+    assert [(a, b) for a, b in zip(jedi, variant) if a != b] == [(cfg.encoder_lr_scale, 1.0)] * 2
+    assert cfg.rew_end_lr_scale in variant

@@ -84,6 +84,18 @@ def test_components_segment_lengths_clips_and_lr_scales():
     assert a == ["autoencoder", "denoiser", "reward_end"]
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_reward_model_trains_at_its_own_lr_scale(method):
+    wm = make_world_model(method, tiny(rew_end_lr_scale=0.1), 4)
+    reward = next(c for c in wm.components() if c.name == "reward_end")
+    own = {id(p) for p in wm.reward_end.parameters()}
+    assert [g.lr_scale for g in reward.param_groups if {id(p) for p in g.params} == own] == [0.1]
+    others = [g.lr_scale for c in wm.components() for g in c.param_groups if {id(p) for p in g.params} != own]
+    assert 0.1 not in others
+    with pytest.raises(ValueError, match="rew_end_lr_scale"):
+        tiny(rew_end_lr_scale=0.0).validate()
+
+
 def test_jedi_encoder_gets_gradient_through_context_only():
     torch.manual_seed(0)
     wm = trained_output(make_world_model("jedi", tiny(), 4))

@@ -1,7 +1,8 @@
 """Reward/termination model (DIAMOND's): an action-conditioned CNN reads each transition (x_t, x_{t+1}),
-an LSTM carries memory along the sequence, heads predict the reward sign (3 classes) and termination
-(2 classes). It reads pixels (3x64x64) or latents (16x8x8): the CNN downsamples to 8x8 either way
-(DIAMOND's LSTM reads 32 x 8 x 8 = 2048 features)."""
+two residual blocks with self-attention follow at 8x8, an LSTM carries memory along the sequence, and
+heads predict the reward sign (3 classes) and termination (2 classes). It reads pixels (3x64x64) or
+latents (16x8x8): the CNN downsamples to 8x8 either way (DIAMOND's LSTM reads 32 x 8 x 8 = 2048
+features, unactivated, and starts from DIAMOND's LSTM init)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from jedi_bench.data.batch import Batch
-from jedi_bench.nets.blocks import Downsample, ResBlock, conv3x3
-from jedi_bench.worldmodels.base import RewardEndModel
+from jedi_bench.nets.blocks import Downsample, ResBlock, conv3x3, init_lstm
+from jedi_bench.worldmodels.base import Component, LossFn, ParamGroup, RewardEndModel
+from jedi_bench.worldmodels.config import WorldModelConfig
 
 FINAL_SIZE = 8
 
@@ -34,7 +36,9 @@ class RewardEndNet(RewardEndModel):
                 size //= 2
         if size != FINAL_SIZE:
             raise ValueError(f"RewardEndNet: {len(channels)} levels cannot reduce the input to {FINAL_SIZE}x{FINAL_SIZE}")
+        self.blocks.extend(ResBlock(c_prev, c_prev, cond_channels, attention=True) for _ in range(2))
         self.lstm = nn.LSTM(c_prev * FINAL_SIZE * FINAL_SIZE, lstm, batch_first=True)
+        init_lstm(self.lstm)
         self.head = nn.Sequential(nn.Linear(lstm, lstm), nn.SiLU(), nn.Linear(lstm, 3 + 2, bias=False))
 
     def forward(self, x: torch.Tensor, act: torch.Tensor, x_next: torch.Tensor, state=None):
@@ -43,7 +47,7 @@ class RewardEndNet(RewardEndModel):
         cond = self.act_emb(act.flatten())
         for block in self.blocks:
             h = block(h) if isinstance(block, Downsample) else block(h, cond)
-        h, state = self.lstm(F.silu(h).flatten(1).reshape(b, t, -1).float(), state)
+        h, state = self.lstm(h.flatten(1).reshape(b, t, -1).float(), state)
         logits = self.head(h).float()
         return logits[..., :3], logits[..., 3:], state
 
@@ -73,3 +77,11 @@ def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch) -> tup
     loss = ce_rew + ce_end
     return loss, {"loss": loss.item(), "ce_reward": ce_rew.item(), "ce_end": ce_end.item(),
                   "acc_reward": rew_acc.item(), "acc_end": end_acc.item()}
+
+
+def reward_end_component(model: RewardEndModel, loss: LossFn, cfg: WorldModelConfig,
+                         shared: tuple[ParamGroup, ...] = ()) -> Component:
+    """The reward/termination model as a trained component (every variant's, DIAMOND's settings), at
+    ``rew_end_lr_scale`` x the run's lr; ``shared`` adds parameter groups its loss also trains (JEDI's encoder)."""
+    own = ParamGroup(list(model.parameters()), lr_scale=cfg.rew_end_lr_scale)
+    return Component("reward_end", [own, *shared], loss, segment_length=cfg.rew_end_seq_len, grad_clip=100.0)

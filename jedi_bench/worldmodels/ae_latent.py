@@ -13,7 +13,7 @@ import torch
 
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import AutoEncoder, reconstruction_loss
-from jedi_bench.nets.reward_end import reward_end_loss
+from jedi_bench.nets.reward_end import reward_end_component, reward_end_loss
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, ParamGroup
 from jedi_bench.worldmodels.config import WorldModelConfig
@@ -65,8 +65,7 @@ class AELatentWorldModel(LatentWorldModel):
                       segment_length=1, grad_clip=100.0),
             Component("denoiser", [ParamGroup(list(self.dynamics.parameters()))], self.denoiser_loss,
                       segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
-            Component("reward_end", [ParamGroup(list(self.reward_end_model.parameters()))], self.reward_end_loss,
-                      segment_length=cfg.rew_end_seq_len, grad_clip=100.0),
+            reward_end_component(self.reward_end_model, self.reward_end_loss, cfg),
         ]
 
     # -- imagination -------------------------------------------------------------------------------

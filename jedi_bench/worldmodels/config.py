@@ -70,6 +70,7 @@ class WorldModelConfig:
     rew_end_cond_channels: int = 128                   # action embedding driving its adaptive GroupNorm
     rew_end_lstm: int = 512
     rew_end_seq_len: int = 19                          # context 4 + horizon 15, as in DIAMOND
+    rew_end_lr_scale: float = 1.0                      # its learning rate is train.lr x this
     extra_ar_targets: int = 1                          # extra autoregressive denoiser targets per sample
     # jedi
     encoder_lr_scale: float = 0.3
@@ -93,7 +94,7 @@ class WorldModelConfig:
         _require(self.extra_ar_targets >= 0, "world_model.extra_ar_targets must be >= 0")
         _positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
                   "latent_denoiser_depth", "rew_end_depth", "rew_end_cond_channels", "rew_end_lstm",
-                  "encoder_lr_scale")
+                  "encoder_lr_scale", "rew_end_lr_scale")
         _require(self.cond_channels % self.context == 0,
                  f"world_model.cond_channels ({self.cond_channels}) must be divisible by context ({self.context})")
         _require(0.0 <= self.switch_prob <= 1.0, f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")

@@ -12,7 +12,7 @@ import torch
 from jedi_bench.data.batch import Batch
 from jedi_bench.diffusion.edm import denoise, denoising_loss, masked_mean
 from jedi_bench.diffusion.sampler import sample
-from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.nets.reward_end import RewardEndNet, reward_end_component, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
@@ -71,8 +71,7 @@ class DiamondWorldModel(WorldModel):
         return [
             Component("denoiser", [ParamGroup(list(self.denoiser.parameters()))], self.denoiser_loss,
                       segment_length=self.cfg.context + 1 + self.cfg.extra_ar_targets, grad_clip=1.0),
-            Component("reward_end", [ParamGroup(list(self.reward_end_model.parameters()))], self.reward_end_loss,
-                      segment_length=self.cfg.rew_end_seq_len, grad_clip=100.0),
+            reward_end_component(self.reward_end_model, self.reward_end_loss, self.cfg),
         ]
 
     # -- imagination -------------------------------------------------------------------------------

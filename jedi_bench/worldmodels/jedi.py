@@ -23,7 +23,7 @@ import torch
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder, reconstruction_loss
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.nets.reward_end import reward_end_loss
+from jedi_bench.nets.reward_end import reward_end_component, reward_end_loss
 from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component, ParamGroup
 from jedi_bench.worldmodels.config import WorldModelConfig
@@ -113,8 +113,7 @@ class JediWorldModel(LatentWorldModel):
         parts = [
             Component("denoiser", [ParamGroup(denoiser_params), encoder_group], self.denoiser_loss,
                       segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
-            Component("reward_end", [ParamGroup(list(self.reward_end_model.parameters())), encoder_group],
-                      self.reward_end_loss, segment_length=cfg.rew_end_seq_len, grad_clip=100.0),
+            reward_end_component(self.reward_end_model, self.reward_end_loss, cfg, shared=(encoder_group,)),
         ]
         if self.probe is not None:
             parts.append(Component("probe_decoder", [ParamGroup(list(self.probe.parameters()))], self.probe_loss,
