@@ -148,3 +148,23 @@ def test_reward_end_loss_learns_every_transition_whose_next_frame_is_in_the_segm
     x_other_final = x.clone()
     x_other_final[1, -1] = -2.0
     assert not torch.allclose(with_terminal, reward_end_loss(net, x_other_final, batch)[0])
+
+
+def test_reward_end_loss_runs_each_segment_from_its_first_real_row_as_burn_in_does():
+    """Padding rows never reach the LSTM before the real rows: the loss does not change with what the
+    padding holds, and equals the loss of the real rows alone, fed from a zero state."""
+    torch.manual_seed(0)
+    net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
+    x, batch = _segment()
+    loss = reward_end_loss(net, x, batch)[0]
+    x_noisy = x.clone()
+    x_noisy[0, :2] = torch.randn(2, 16, 8, 8) * 5
+    batch.act[0, :2] = 3
+    assert torch.allclose(loss, reward_end_loss(net, x_noisy, batch)[0])
+    # segment 0 alone, without its two padding rows, gives that segment's share of the loss
+    alone = Batch(*(getattr(batch, f)[:1, 2:] for f in ("obs", "act", "rew", "end", "trunc", "mask", "final")))
+    per_row = reward_end_loss(net, x[:1, 2:], alone)[0]
+    rew_logits, end_logits, _ = net(x[:1, 2:-1], batch.act[:1, 2:-1], x[:1, 3:])
+    ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1), (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
+    ce_end = torch.nn.functional.cross_entropy(end_logits.flatten(0, 1), batch.end[:1, 2:-1].long().flatten())
+    assert torch.allclose(per_row, ce_rew + ce_end, atol=1e-5)

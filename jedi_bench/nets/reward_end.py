@@ -60,13 +60,25 @@ def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch) -> tup
     termination); it is learned where x_{t+1} is in the segment. An episode's last transition, where
     Catch's only reward and every termination sit, is learned from segments that end on the episode's
     final observation (``batch.final``), the real frame the last action led to.
+
+    The LSTM starts from a zero state at each segment's first real row, as imagination's burn-in does
+    (it leaves the state untouched on padding): each segment is rolled left past its leading padding
+    rows, which then follow its real rows and, the LSTM being causal, cannot reach them. Run through
+    the padding first, as DIAMOND does, a model on Catch (8-row episodes in 19-row segments, so mostly
+    padding) learned to time episode ends from where the padding stops, and predicted ends on every
+    step of an unpadded burn-in.
     """
+    b, t = batch.act.shape
+    rows = (torch.arange(t, device=x.device)[None] + (~batch.mask).sum(1, keepdim=True)) % t
+    take = torch.arange(b, device=x.device)[:, None], rows
+    x, act, rew, end = x[take], batch.act[take], batch.rew[take], batch.end[take]
     valid = batch.mask & ~batch.final
     valid[:, -1] = False
-    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)   # the last row's next input is unknown: masked out
-    rew_logits, end_logits, _ = model(x, batch.act, x_next)
-    rew_target = (batch.rew.sign() + 1).long().flatten()
-    end_target = batch.end.long().flatten()
+    valid = valid[take]
+    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)   # a segment's last real row has no next input: masked out
+    rew_logits, end_logits, _ = model(x, act, x_next)
+    rew_target = (rew.sign() + 1).long().flatten()
+    end_target = end.long().flatten()
     m = valid.flatten().float()
     n = m.sum().clamp_min(1)
     ce_rew = (F.cross_entropy(rew_logits.flatten(0, 1).float(), rew_target, reduction="none") * m).sum() / n
