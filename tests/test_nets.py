@@ -6,7 +6,14 @@ import torch
 
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder
-from jedi_bench.nets.blocks import Downsample, FourierFeatures, ResBlock, SelfAttention2d, init_lstm, num_groups
+from jedi_bench.nets.blocks import (
+    Downsample,
+    FourierFeatures,
+    ResBlock,
+    SelfAttention2d,
+    init_lstm,
+    num_groups,
+)
 from jedi_bench.nets.encoder import Encoder
 from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
