@@ -170,7 +170,7 @@ def _small_world_model() -> WorldModelConfig:
         encoder_lr_scale=0.03,
         # The reward/termination model keeps DIAMOND's 1e-4 too: at 3e-4 or 1e-3 it never told a catch from
         # a miss (not even from single balanced transitions in 300 updates; at 1e-4 it does by ~200), so
-        # every model imagined chasing the ball as no better than random play.
+        # `diamond` imagined chasing the ball as no better than random play.
         rew_end_lr_scale=0.1,
     )
 
