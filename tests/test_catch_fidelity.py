@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from jedi_bench.envs.catch import GRID
-from jedi_bench.envs.catch_fidelity import catch_fidelity, chase_action, scripted_starts
-from jedi_bench.envs.catch_oracle import CatchOracle, _step, draw_frames
+from jedi_bench.envs.catch_fidelity import catch_fidelity, chase_action, real_episodes, scripted_starts
+from jedi_bench.envs.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames
 from jedi_bench.worldmodels import make_world_model
 from jedi_bench.worldmodels.config import WorldModelConfig
 
@@ -31,6 +31,32 @@ def test_a_perfect_model_imagines_the_real_returns_and_moves_the_paddle_right():
     assert result["imagined_return_random"] == pytest.approx(result["real_return_random"])
     assert result["paddle_accuracy"] == 1.0 and result["ball_accuracy"] == 1.0
     assert result["probe_ball"] == 1.0 and result["probe_paddle"] == 1.0     # pixels keep everything
+    assert result["reward_catch"] == pytest.approx(1.0) and result["reward_miss"] == pytest.approx(-1.0)
+    assert result["end_final"] == pytest.approx(1.0) and result["end_early"] == pytest.approx(0.0)
+
+
+def test_real_episodes_hold_both_catches_and_misses():
+    obs, acts, final = real_episodes(40, seed=2)
+    assert obs.shape == (40, GRID, 3, 64, 64) and acts.shape == (40, GRID - 1)
+    assert (final[::2] == 1.0).all()                 # chased from the top row, every ball is caught
+    assert (final[1::2] == -1.0).sum() >= 10         # random play misses most
+
+
+class MissOnlyRewardEnd(CatchRewardEnd):
+    """Right about when episodes end, but every ending is a miss: a reward model that never saw a catch."""
+
+    def forward(self, x, act, x_next, state=None):
+        rew_logits, end_logits, state = super().forward(x, act, x_next, state)
+        return torch.where(rew_logits[..., 2:] > 0, rew_logits.roll(-2, dims=-1), rew_logits), end_logits, state
+
+
+def test_a_reward_model_that_calls_every_catch_a_miss_is_caught_out():
+    oracle = CatchOracle(WorldModelConfig(), 3)
+    oracle.reward_end_model = MissOnlyRewardEnd()
+    result = catch_fidelity(oracle, episodes=16, seed=0)
+    assert result["reward_catch"] == pytest.approx(-1.0) and result["reward_miss"] == pytest.approx(-1.0)
+    assert result["end_final"] == pytest.approx(1.0)                       # it still knows when episodes end
+    assert result["imagined_return_chase"] == pytest.approx(-1.0)          # so chasing looks as bad as anything
 
 
 class ActionBlindOracle(CatchOracle):

@@ -182,6 +182,8 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     assert oracle["imagined_return_random"] == pytest.approx(oracle["real_return_random"])
     assert oracle["paddle_accuracy"] == 1.0 and oracle["real_return_chase"] > oracle["real_return_random"]
     assert oracle["probe_ball"] == 1.0 and oracle["probe_paddle"] == 1.0
+    assert oracle["reward_catch"] == pytest.approx(1.0) and oracle["reward_miss"] == pytest.approx(-1.0)
+    assert oracle["end_early"] == pytest.approx(0.0) and oracle["end_final"] == pytest.approx(1.0)
     assert 0.0 <= table.set_index("method").loc["ae-latent", "paddle_accuracy"] <= 1.0
     assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
         "catch-oracle", "ae-latent"]
@@ -208,6 +210,7 @@ def test_catch_fidelity_command_writes_its_json_and_refuses_other_games(tiny_run
     assert result["method"] == "ae-latent" and result["episodes"] == 8
     assert 0.0 <= result["paddle_accuracy"] <= 1.0 and -1.0 <= result["imagined_return_chase"] <= 1.0
     assert result["real_return_chase"] > result["real_return_random"]
+    assert -1.0 <= result["reward_catch"] <= 1.0 and 0.0 <= result["end_early"] <= 1.0
     pong = tmp_path / "pong"
     assert train("ae-latent", "Pong", 0, "smoke", str(pong), "cpu", TINY, progress=False) == 0
     assert main(["catch-fidelity", "--run", str(pong)]) == 2

@@ -10,12 +10,17 @@
   or *random*; its reward model's expected reward is summed (no sampling). A faithful model gives the
   real returns of the same sequences; a model whose imagined return does not rise for chase cannot teach
   the agent to catch. Works for every model, pixel or latent.
+- **Reward model on real episodes**: fed whole real episodes from a zero state (as its loss and
+  imagination's burn-in feed it), the expected reward it gives the last step of an episode that ends in
+  a catch and of one that ends in a miss (+1 and -1 when right), and its termination probability at the
+  last step and at the steps before (1 and 0 when right). A model that gives a catch and a miss the same
+  reward cannot teach the agent to catch, however good its frames.
 - **What the agent's input keeps**: linear probes, trained on what ``encode`` makes of 3/4 of Catch's
   512 screens (ball row x ball column x paddle column), predict the ball's and the paddle's column on
   the rest. A latent that has dropped the paddle (the thing the action moves) scores at or below 1/8
   there, and no model built on it can tell a catch from a miss.
 
-The learning check reports all three next to each method's score.
+The learning check reports them all next to each method's score.
 """
 
 from __future__ import annotations
@@ -71,6 +76,39 @@ def scripted_starts(episodes: int, context: int, seed: int):
             real[kind].append(reward)
     return (obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts),
             {k: torch.tensor(v) for k, v in seqs.items()}, {k: torch.tensor(v) for k, v in real.items()})
+
+
+def real_episodes(episodes: int, seed: int):
+    """Whole real Catch episodes, every other one chased from the start (always a catch), the rest played
+    at random (mostly misses). Returns obs [N, GRID, 3, 64, 64], actions [N, GRID - 1], final rewards [N]."""
+    rng = np.random.default_rng(seed)
+    obs, acts, final = [], [], []
+    for i in range(episodes):
+        env = Catch(seed=int(rng.integers(2**31 - 1)))
+        frames, actions, reward = [env.reset()[0]], [], 0.0
+        for _ in range(GRID - 1):
+            a = chase_action(env.ball_col, env.paddle_col) if i % 2 == 0 else int(rng.integers(3))
+            frame, reward, *_ = env.step(a)
+            frames.append(frame)
+            actions.append(a)
+        obs.append(np.stack(frames))
+        acts.append(actions)
+        final.append(reward)
+    return obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts), torch.tensor(final)
+
+
+@torch.no_grad()
+def reward_on_real(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: torch.Tensor) -> dict[str, float]:
+    """The reward model on real episodes (inputs x [N, GRID, ...]) from a zero state: expected last-step
+    reward of catches and of misses, termination probability at the last step and before it."""
+    rew_logits, end_logits, _ = wm.reward_end(x[:, :-1], acts.to(x.device), x[:, 1:])
+    p_rew = rew_logits[:, -1].float().softmax(-1).cpu()
+    expected = p_rew[:, 2] - p_rew[:, 0]                  # classes: -1, 0, +1
+    p_end = end_logits.float().softmax(-1)[..., 1].cpu()
+    caught, missed = final > 0, final < 0
+    return {"reward_catch": expected[caught].mean().item() if caught.any() else float("nan"),
+            "reward_miss": expected[missed].mean().item() if missed.any() else float("nan"),
+            "end_final": p_end[:, -1].mean().item(), "end_early": p_end[:, :-1].mean().item()}
 
 
 @torch.no_grad()
@@ -160,6 +198,8 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
             for kind in ("chase", "random"):
                 result[f"real_return_{kind}"] = real[kind].float().mean().item()
                 result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
+            real_obs, real_acts, final = real_episodes(episodes, seed)
+            result.update(reward_on_real(wm, wm.encode(real_obs.to(device)).float(), real_acts, final))
             if wm.renders_frames:
                 result.update(action_response(wm, obs, x, acts.to(device)))
             else:

@@ -10,7 +10,8 @@ The method ``catch-oracle`` (:mod:`jedi_bench.envs.catch_oracle`, registered by 
 trains the same agent inside Catch's exact rules: its row is what the agent reaches with a perfect
 world model, so a learned model's shortfall can be told apart from the agent's own. Each trained model's
 fidelity to Catch (:mod:`jedi_bench.envs.catch_fidelity`) is reported next to its score: the imagined return
-of chasing the ball against random play, and how often its next frame moves the paddle as the action says.
+of chasing the ball against random play, how often its next frame moves the paddle as the action says,
+whether its reward model tells a real catch from a real miss, and what the agent's input keeps.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ PRESET = "catch"
 #: extra ``--set`` overrides of the check's runs (none: the check is the ``catch`` preset as it stands)
 OVERRIDES: list[str] = []
 FIDELITY_COLUMNS = ("imagined_return_chase", "real_return_chase", "imagined_return_random", "real_return_random",
-                    "paddle_accuracy", "ball_accuracy", "probe_ball", "probe_paddle")
+                    "paddle_accuracy", "ball_accuracy", "reward_catch", "reward_miss", "end_final", "end_early",
+                    "probe_ball", "probe_paddle")
 COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
            "random_ci95_high", "margin", "beats_random", *FIDELITY_COLUMNS, "device", "train_wall_time_s",
            "check_wall_time_s")
@@ -152,7 +154,10 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
                       "A method passes when its 95% CI lies above the random policy's. World-model fidelity "
                       f"on {FIDELITY_EPISODES} real starts: the imagined return of chasing the ball / of random "
                       "play (their real returns in brackets), and how often the sampled next frame moves the "
-                      "paddle as the action says (nan: the model renders no frames); and how well a linear probe "
+                      "paddle as the action says (nan: the model renders no frames); the expected reward its "
+                      "reward model gives the last step of real episodes ending in a catch / a miss (+1 / -1 when "
+                      "right) and its end probability at their last step / at earlier steps (1 / 0 when right); "
+                      "and how well a linear probe "
                       "reads the ball's / the paddle's column from what the agent reads (every Catch screen, "
                       "1/4 held out; 1/8 is chance).\n\n"
                       + markdown_table(rows) + "\n")
@@ -160,15 +165,17 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
 
 def markdown_table(rows: list[dict]) -> str:
     header = ("| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / random "
-              "(real) | paddle acc. | probe ball / paddle | device | train time |")
+              "(real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / paddle | device | "
+              "train time |")
     lines = [header,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
                      f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | {r['margin']:+.3f} | "
                      f"{'yes' if r['beats_random'] else 'no'} | {r['imagined_return_chase']:+.2f} / "
                      f"{r['imagined_return_random']:+.2f} ({r['real_return_chase']:+.2f} / "
                      f"{r['real_return_random']:+.2f}) | {r['paddle_accuracy']:.2f} | "
+                     f"{r['reward_catch']:+.2f} / {r['reward_miss']:+.2f} | {r['end_final']:.2f} / {r['end_early']:.2f} | "
                      f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['device']} | "
                      f"{r['train_wall_time_s'] / 60:.1f} min |")
     return "\n".join(lines)
