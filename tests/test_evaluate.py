@@ -191,6 +191,12 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     for method in ("catch-oracle", "ae-latent"):
         assert (tmp_path / "runs" / method / "scores.json").exists()
         assert (tmp_path / "runs" / method / "catch_fidelity.json").exists()
+    # a second check reuses the finished runs but measures afresh: a stale fidelity file is replaced
+    stale = tmp_path / "runs" / "catch-oracle" / "catch_fidelity.json"
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "reward_catch": -1.0}))
+    assert lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path)) == (0 if oracle["beats_random"] else 1)
+    again = __import__("pandas").read_csv(tmp_path / "learning_check.csv").set_index("method").loc["catch-oracle"]
+    assert again["reward_catch"] == pytest.approx(1.0) and again["mean_return"] == oracle["mean_return"]
     with pytest.raises(ValueError, match="unknown method"):
         lc.learning_check(["nope"], out=str(tmp_path))
 

@@ -72,7 +72,8 @@ def random_returns(episodes: int, seed: int) -> list[float]:
 
 
 def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
-    """Train (or resume, or reuse) the method's run and evaluate it; returns its row without random columns."""
+    """Train (or resume, or reuse) the method's run, evaluate its final agent and measure its world model's
+    fidelity; returns its row without the random columns."""
     from jedi_bench.train.evaluate import evaluate_run
     from jedi_bench.train.run import train
 
@@ -81,15 +82,11 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
     code = train(method, GAME, seed, PRESET, str(run_dir), device=None, overrides=list(OVERRIDES))
     if code != 0:
         raise RuntimeError(f"training {method} on {GAME} failed (exit code {code}); see {run_dir}")
-    evaluation = run_dir / f"evaluation_{episodes}.json"
-    if not evaluation.exists():
-        evaluate_run(str(run_dir), episodes, device=None)
-    result = json.loads(evaluation.read_text())
-    fidelity_path = run_dir / "catch_fidelity.json"
-    fidelity = json.loads(fidelity_path.read_text()) if fidelity_path.exists() else {}
-    if any(key not in fidelity for key in FIDELITY_COLUMNS):     # not measured yet, or by an older version
-        run_fidelity(str(run_dir), FIDELITY_EPISODES, seed)
-        fidelity = json.loads(fidelity_path.read_text())
+    # measured afresh each time (seconds): files left by a command run on an unfinished run may be stale
+    evaluate_run(str(run_dir), episodes, device=None)
+    result = json.loads((run_dir / f"evaluation_{episodes}.json").read_text())
+    run_fidelity(str(run_dir), FIDELITY_EPISODES, seed)
+    fidelity = json.loads((run_dir / "catch_fidelity.json").read_text())
     scores = json.loads((run_dir / "scores.json").read_text())
     low, high = ci95(result["returns"])
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
