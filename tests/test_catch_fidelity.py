@@ -6,8 +6,12 @@ import pytest
 import torch
 
 from jedi_bench.envs.catch import GRID
-from jedi_bench.envs.catch_fidelity import catch_fidelity, chase_action, real_episodes, scripted_starts
-from jedi_bench.envs.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames
+from jedi_bench.envs.catch_fidelity import (catch_fidelity, chase_action, policy_toward_ball, real_episodes,
+                                            scripted_starts)
+from jedi_bench.envs.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames, parse_frames
+from jedi_bench.nets.actor_critic import ActorCritic
+from jedi_bench.train.collect import Agent
+from jedi_bench.train.config import AgentConfig
 from jedi_bench.worldmodels import make_world_model
 from jedi_bench.worldmodels.config import WorldModelConfig
 
@@ -100,3 +104,21 @@ def test_the_probes_see_what_the_agent_input_has_lost():
     result = catch_fidelity(PaddleBlindEncoder(WorldModelConfig(), 3), episodes=4, seed=0)
     assert 0.85 <= result["probe_ball"] < 1.0     # the ball is lost only on the blanked bottom row
     assert result["probe_paddle"] <= 0.2          # 1/8 is chance; identical inputs can score below it
+
+
+class ChasingActorCritic(ActorCritic):
+    """Reads ball and paddle off the frame and puts (almost) all probability on the move towards the ball."""
+
+    def forward(self, x, state=None):
+        _, ball_col, paddle_col = parse_frames(x.float())
+        chase = torch.tensor([chase_action(int(b), int(p)) for b, p in zip(ball_col, paddle_col)])
+        logits = torch.nn.functional.one_hot(chase, 3).float() * 30.0
+        return logits, torch.zeros(len(x)), state
+
+
+def test_policy_towards_ball_tells_a_chasing_policy_from_one_that_ignores_its_input():
+    oracle = CatchOracle(WorldModelConfig(), 3)
+    untrained = ActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))      # zero heads: uniform
+    assert policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=4) == pytest.approx(1 / 3)
+    chaser = ChasingActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))
+    assert policy_toward_ball(Agent(oracle, chaser, torch.device("cpu")), episodes=4) == pytest.approx(1.0)

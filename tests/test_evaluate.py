@@ -184,6 +184,7 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     assert oracle["probe_ball"] == 1.0 and oracle["probe_paddle"] == 1.0
     assert oracle["reward_catch"] == pytest.approx(1.0) and oracle["reward_miss"] == pytest.approx(-1.0)
     assert oracle["end_early"] == pytest.approx(0.0) and oracle["end_final"] == pytest.approx(1.0)
+    assert 0.0 <= oracle["policy_toward"] <= 1.0
     assert 0.0 <= table.set_index("method").loc["ae-latent", "paddle_accuracy"] <= 1.0
     assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
         "catch-oracle", "ae-latent"]

@@ -1,4 +1,5 @@
-"""How faithful is a trained world model to Catch? Two numbers that tell a world-model failure from an agent one.
+"""How faithful is a trained world model to Catch, and does the agent act on what it sees? Numbers that tell
+a world-model failure from an agent one.
 
 - **Action response**: from real contexts, the model samples the next frame under each of the three
   actions; the rendered frame is read with :func:`~jedi_bench.envs.catch_oracle.parse_frames` and the
@@ -20,6 +21,11 @@
   the rest. A latent that has dropped the paddle (the thing the action moves) scores at or below 1/8
   there, and no model built on it can tell a catch from a miss.
 
+And one number on the agent's side, **does the policy follow the ball**: over real episodes it plays,
+the probability its policy gives the move towards the ball wherever the ball is not above the paddle
+(1/3 for a policy that ignores what it sees, 1 for one that always chases). A model that imagines
+chasing above random play while this stays at 1/3 points at the actor-critic, not the model.
+
 The learning check reports them all next to each method's score.
 """
 
@@ -32,7 +38,7 @@ import torch
 
 from jedi_bench.envs.catch import GRID, LEFT, RIGHT, STAY, Catch
 from jedi_bench.envs.catch_oracle import draw_frames, parse_frames
-from jedi_bench.train.collect import obs_to_tensor
+from jedi_bench.train.collect import Agent, obs_to_tensor
 from jedi_bench.worldmodels.base import WorldModel
 
 
@@ -209,3 +215,29 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
         torch.random.set_rng_state(generator_state)
         wm.train(was_training)
     return result
+
+
+@torch.no_grad()
+def policy_toward_ball(agent: Agent, episodes: int = 128, seed: int = 0) -> float:
+    """Mean probability the agent's policy gives the move towards the ball, over the steps of ``episodes``
+    real episodes (actions sampled from the policy) where the ball is not above the paddle."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    amp = torch.autocast(agent.device.type, dtype=torch.bfloat16) if agent.bf16 else nullcontext()
+    toward = []
+    try:
+        for _ in range(episodes):
+            env = Catch(seed=int(rng.integers(2**31 - 1)))
+            obs, state = env.reset()[0], agent.initial_state()
+            for _ in range(GRID - 1):
+                with amp:
+                    logits, _, state = agent.ac(agent.wm.encode(obs_to_tensor(obs[None], agent.device)), state)
+                probs = logits.float().softmax(-1)[0].cpu()
+                chase = chase_action(env.ball_col, env.paddle_col)
+                if chase != STAY:
+                    toward.append(probs[chase].item())
+                obs = env.step(int(torch.multinomial(probs, 1)))[0]
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return float(np.mean(toward))

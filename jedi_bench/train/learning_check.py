@@ -33,7 +33,7 @@ PRESET = "catch"
 OVERRIDES: list[str] = []
 FIDELITY_COLUMNS = ("imagined_return_chase", "real_return_chase", "imagined_return_random", "real_return_random",
                     "paddle_accuracy", "ball_accuracy", "reward_catch", "reward_miss", "end_final", "end_early",
-                    "probe_ball", "probe_paddle")
+                    "probe_ball", "probe_paddle", "policy_toward")
 COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
            "random_ci95_high", "margin", "beats_random", *FIDELITY_COLUMNS, "device", "train_wall_time_s",
            "check_wall_time_s")
@@ -96,19 +96,21 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
 
 
 def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, device: str | None = None) -> int:
-    """``jedi-bench catch-fidelity``: the Catch fidelity of a Catch run's world model (last checkpoint),
-    written to ``RUN/catch_fidelity.json`` and printed."""
-    from jedi_bench.envs.catch_fidelity import catch_fidelity
+    """``jedi-bench catch-fidelity``: the Catch fidelity of a Catch run's world model and whether its
+    policy follows the ball (last checkpoint), written to ``RUN/catch_fidelity.json`` and printed."""
+    from jedi_bench.envs.catch_fidelity import catch_fidelity, policy_toward_ball
     from jedi_bench.train.evaluate import load_run
     from jedi_bench.train.run import resolve_device
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    cfg, models, state = load_run(run, resolve_device(device))
+    dev = resolve_device(device)
+    cfg, models, state = load_run(run, dev)
     if cfg.game != GAME:
         raise ValueError(f"{run} trained on {cfg.game}; the fidelity check needs a {GAME} run")
     result = {"method": cfg.method, "epoch": int(state["counters"]["epoch"]), "episodes": episodes, "seed": seed,
-              **catch_fidelity(models.wm, episodes, seed, bf16=cfg.speed.bf16)}
+              **catch_fidelity(models.wm, episodes, seed, bf16=cfg.speed.bf16),
+              "policy_toward": policy_toward_ball(models.agent(dev, cfg.speed.bf16), episodes, seed)}
     atomic_write_json(Path(run) / "catch_fidelity.json", result)
     print(json.dumps(result, indent=1))
     return 0
@@ -154,18 +156,18 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
                       "paddle as the action says (nan: the model renders no frames); the expected reward its "
                       "reward model gives the last step of real episodes ending in a catch / a miss (+1 / -1 when "
                       "right) and its end probability at their last step / at earlier steps (1 / 0 when right); "
-                      "and how well a linear probe "
-                      "reads the ball's / the paddle's column from what the agent reads (every Catch screen, "
-                      "1/4 held out; 1/8 is chance).\n\n"
+                      "how well a linear probe reads the ball's / the paddle's column from what the agent reads (every Catch screen, "
+                      "1/4 held out; 1/8 is chance); and the probability the final policy gives the move towards the "
+                      "ball on real episodes (1/3 for a policy that ignores what it sees).\n\n"
                       + markdown_table(rows) + "\n")
 
 
 def markdown_table(rows: list[dict]) -> str:
     header = ("| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / random "
-              "(real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / paddle | device | "
-              "train time |")
+              "(real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / paddle | "
+              "policy towards ball | device | train time |")
     lines = [header,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
                      f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | {r['margin']:+.3f} | "
@@ -173,6 +175,6 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{r['imagined_return_random']:+.2f} ({r['real_return_chase']:+.2f} / "
                      f"{r['real_return_random']:+.2f}) | {r['paddle_accuracy']:.2f} | "
                      f"{r['reward_catch']:+.2f} / {r['reward_miss']:+.2f} | {r['end_final']:.2f} / {r['end_early']:.2f} | "
-                     f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['device']} | "
+                     f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['policy_toward']:.2f} | {r['device']} | "
                      f"{r['train_wall_time_s'] / 60:.1f} min |")
     return "\n".join(lines)
