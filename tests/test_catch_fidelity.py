@@ -119,6 +119,9 @@ class ChasingActorCritic(ActorCritic):
 def test_policy_towards_ball_tells_a_chasing_policy_from_one_that_ignores_its_input():
     oracle = CatchOracle(WorldModelConfig(), 3)
     untrained = ActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))      # zero heads: uniform
-    assert policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=4) == pytest.approx(1 / 3)
+    assert policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=4) == pytest.approx(0.0)
+    with torch.no_grad():                          # blind to its input but preferring right: still about 0
+        untrained.policy_head.bias.copy_(torch.tensor([0.0, -2.0, 0.5]))
+    assert abs(policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=64)) < 0.1
     chaser = ChasingActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))
     assert policy_toward_ball(Agent(oracle, chaser, torch.device("cpu")), episodes=4) == pytest.approx(1.0)

@@ -21,10 +21,11 @@ a world-model failure from an agent one.
   the rest. A latent that has dropped the paddle (the thing the action moves) scores at or below 1/8
   there, and no model built on it can tell a catch from a miss.
 
-And one number on the agent's side, **does the policy follow the ball**: over real episodes it plays,
-the probability its policy gives the move towards the ball wherever the ball is not above the paddle
-(1/3 for a policy that ignores what it sees, 1 for one that always chases). A model that imagines
-chasing above random play while this stays at 1/3 points at the actor-critic, not the model.
+And one number on the agent's side, **does the policy act on the ball**: over real episodes it plays,
+the probability its policy gives the move towards the ball minus the move away from it, wherever the
+ball is not above the paddle (about 0 for a policy that ignores what it sees, whatever actions it
+prefers; 1 for one that always chases; a good policy may also wait, as the ball takes 7 steps to fall).
+A model that imagines chasing above random play while this stays near 0 points at the actor-critic.
 
 The learning check reports them all next to each method's score.
 """
@@ -219,8 +220,9 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
 
 @torch.no_grad()
 def policy_toward_ball(agent: Agent, episodes: int = 128, seed: int = 0) -> float:
-    """Mean probability the agent's policy gives the move towards the ball, over the steps of ``episodes``
-    real episodes (actions sampled from the policy) where the ball is not above the paddle."""
+    """Mean probability the agent's policy gives the move towards the ball minus the move away from it,
+    over the steps of ``episodes`` real episodes (actions sampled from the policy) where the ball is not
+    above the paddle."""
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -236,7 +238,7 @@ def policy_toward_ball(agent: Agent, episodes: int = 128, seed: int = 0) -> floa
                 probs = logits.float().softmax(-1)[0].cpu()
                 chase = chase_action(env.ball_col, env.paddle_col)
                 if chase != STAY:
-                    toward.append(probs[chase].item())
+                    toward.append(probs[chase].item() - probs[LEFT + RIGHT - chase].item())
                 obs = env.step(int(torch.multinomial(probs, 1)))[0]
     finally:
         torch.random.set_rng_state(generator_state)

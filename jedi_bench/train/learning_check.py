@@ -158,7 +158,8 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
                       "right) and its end probability at their last step / at earlier steps (1 / 0 when right); "
                       "how well a linear probe reads the ball's / the paddle's column from what the agent reads (every Catch screen, "
                       "1/4 held out; 1/8 is chance); and the probability the final policy gives the move towards the "
-                      "ball on real episodes (1/3 for a policy that ignores what it sees).\n\n"
+                      "ball minus the move away from it on real episodes (about 0 for a policy that ignores what it "
+                      "sees).\n\n"
                       + markdown_table(rows) + "\n")
 
 
