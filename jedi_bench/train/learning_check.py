@@ -11,7 +11,9 @@ trains the same agent inside Catch's exact rules: its row is what the agent reac
 world model, so a learned model's shortfall can be told apart from the agent's own. Each trained model's
 fidelity to Catch (:mod:`jedi_bench.envs.catch_fidelity`) is reported next to its score: the imagined return
 of chasing the ball against random play, how often its next frame moves the paddle as the action says,
-whether its reward model tells a real catch from a real miss, and what the agent's input keeps.
+whether its reward model tells a real catch from a real miss, and what the agent's input keeps; and
+whether the final policy acts on where the ball is, which tells an agent that did not learn from a good
+model apart from a model that could not teach it.
 """
 
 from __future__ import annotations
@@ -156,10 +158,10 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
                       "paddle as the action says (nan: the model renders no frames); the expected reward its "
                       "reward model gives the last step of real episodes ending in a catch / a miss (+1 / -1 when "
                       "right) and its end probability at their last step / at earlier steps (1 / 0 when right); "
-                      "how well a linear probe reads the ball's / the paddle's column from what the agent reads (every Catch screen, "
-                      "1/4 held out; 1/8 is chance); and the probability the final policy gives the move towards the "
-                      "ball minus the move away from it on real episodes (about 0 for a policy that ignores what it "
-                      "sees).\n\n"
+                      "how well a linear probe reads the ball's / the paddle's column from what the agent reads "
+                      "(every Catch screen, 1/4 held out; 1/8 is chance); and the probability the final policy "
+                      "gives the move towards the ball minus the move away from it on real episodes (about 0 for "
+                      "a policy that ignores what it sees).\n\n"
                       + markdown_table(rows) + "\n")
 
 
