@@ -196,25 +196,24 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
     was_training = wm.training
     wm.eval()
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        with amp:
-            x = wm.encode(obs.to(device)).float()
-            result: dict[str, float] = {}
-            for kind in ("chase", "random"):
-                result[f"real_return_{kind}"] = real[kind].float().mean().item()
-                result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
-            real_obs, real_acts, final = real_episodes(episodes, seed)
-            result.update(reward_on_real(wm, wm.encode(real_obs.to(device)).float(), real_acts, final))
-            if wm.renders_frames:
-                result.update(action_response(wm, obs, x, acts.to(device)))
-            else:
-                result.update(paddle_accuracy=float("nan"), ball_accuracy=float("nan"))
-        result.update(latent_probes(wm, device))
-    finally:
-        torch.random.set_rng_state(generator_state)
-        wm.train(was_training)
+    with torch.random.fork_rng(devices=[]):             # the caller's random stream is left as it was
+        torch.manual_seed(seed)
+        try:
+            with amp:
+                x = wm.encode(obs.to(device)).float()
+                result: dict[str, float] = {}
+                for kind in ("chase", "random"):
+                    result[f"real_return_{kind}"] = real[kind].float().mean().item()
+                    result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
+                real_obs, real_acts, final = real_episodes(episodes, seed)
+                result.update(reward_on_real(wm, wm.encode(real_obs.to(device)).float(), real_acts, final))
+                if wm.renders_frames:
+                    result.update(action_response(wm, obs, x, acts.to(device)))
+                else:
+                    result.update(paddle_accuracy=float("nan"), ball_accuracy=float("nan"))
+            result.update(latent_probes(wm, device))
+        finally:
+            wm.train(was_training)
     return result
 
 
@@ -223,23 +222,18 @@ def policy_toward_ball(agent: Agent, episodes: int = 128, seed: int = 0) -> floa
     """Mean probability the agent's policy gives the move towards the ball minus the move away from it,
     over the steps of ``episodes`` real episodes (actions sampled from the policy) where the ball is not
     above the paddle."""
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    amp = torch.autocast(agent.device.type, dtype=torch.bfloat16) if agent.bf16 else nullcontext()
     toward = []
-    try:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         for _ in range(episodes):
             env = Catch(seed=int(rng.integers(2**31 - 1)))
             obs, state = env.reset()[0], agent.initial_state()
             for _ in range(GRID - 1):
-                with amp:
-                    logits, _, state = agent.ac(agent.wm.encode(obs_to_tensor(obs[None], agent.device)), state)
-                probs = logits.float().softmax(-1)[0].cpu()
+                logits, state = agent.logits(obs, state)
+                probs = logits.softmax(-1)[0].cpu()
                 chase = chase_action(env.ball_col, env.paddle_col)
                 if chase != STAY:
                     toward.append(probs[chase].item() - probs[LEFT + RIGHT - chase].item())
                 obs = env.step(int(torch.multinomial(probs, 1)))[0]
-    finally:
-        torch.random.set_rng_state(generator_state)
     return float(np.mean(toward))

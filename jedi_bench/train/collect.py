@@ -42,6 +42,13 @@ class Agent:
         return self.ac.initial_state(1, self.device)
 
     @torch.no_grad()
+    def logits(self, obs: np.ndarray, state) -> tuple[torch.Tensor, tuple]:
+        """The policy's float32 logits [1, A] for one observation, and the new LSTM state."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, _, state = self.ac(self.wm.encode(obs_to_tensor(obs[None], self.device)), state)
+        return logits.float(), state
+
+    @torch.no_grad()
     def act(self, obs: np.ndarray, state, epsilon: float, rng: np.random.Generator) -> tuple[int, tuple]:
         """Sample an action from the policy (epsilon-greedy on top); returns (action, new LSTM state).
 
@@ -49,10 +56,8 @@ class Agent:
         whole episode. The exploration draw comes from ``rng`` and the policy sample from torch's
         generator: both are part of the checkpoint, so acting is reproducible after a resume.
         """
-        x = obs_to_tensor(obs[None], self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, _, state = self.ac(self.wm.encode(x), state)
-        action = int(torch.distributions.Categorical(logits=logits.float()).sample().item())
+        logits, state = self.logits(obs, state)
+        action = int(torch.distributions.Categorical(logits=logits).sample().item())
         if epsilon > 0 and rng.random() < epsilon:
             action = int(rng.integers(self.ac.num_actions))
         return action, state
