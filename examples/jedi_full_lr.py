@@ -17,9 +17,7 @@ class JediFullEncoderLR(JediWorldModel):
 
     def components(self) -> list[Component]:
         parts = super().components()
-        encoder = {id(p) for p in self.encoder.parameters()}
         for part in parts:
-            for group in part.param_groups:
-                if {id(p) for p in group.params} == encoder:
-                    group.lr_scale = 1.0
+            for group in part.groups_of(self.encoder):
+                group.lr_scale = 1.0
         return parts

@@ -75,10 +75,9 @@ def test_components_segment_lengths_clips_and_lr_scales():
     jedi = make_world_model("jedi", cfg, 4)
     j = {c.name: c for c in jedi.components()}
     assert list(j) == ["denoiser", "reward_end", "probe_decoder"]
-    enc = {id(p) for p in jedi.encoder.parameters()}
     for name in ("denoiser", "reward_end"):
-        scales = {g.lr_scale for g in j[name].param_groups if {id(p) for p in g.params} == enc}
-        assert scales == {0.3}
+        assert [g.lr_scale for g in j[name].groups_of(jedi.encoder)] == [0.3]
+    enc = {id(p) for p in jedi.encoder.parameters()}
     assert not enc & {id(p) for g in j["probe_decoder"].param_groups for p in g.params}
     a = [c.name for c in make_world_model("ae-latent", cfg, 4).components()]
     assert a == ["autoencoder", "denoiser", "reward_end"]
@@ -88,9 +87,9 @@ def test_components_segment_lengths_clips_and_lr_scales():
 def test_reward_model_trains_at_its_own_lr_scale(method):
     wm = make_world_model(method, tiny(rew_end_lr_scale=0.1), 4)
     reward = next(c for c in wm.components() if c.name == "reward_end")
-    own = {id(p) for p in wm.reward_end.parameters()}
-    assert [g.lr_scale for g in reward.param_groups if {id(p) for p in g.params} == own] == [0.1]
-    others = [g.lr_scale for c in wm.components() for g in c.param_groups if {id(p) for p in g.params} != own]
+    own = reward.groups_of(wm.reward_end)
+    assert [g.lr_scale for g in own] == [0.1]
+    others = [g.lr_scale for c in wm.components() for g in c.param_groups if not any(g is o for o in own)]
     assert 0.1 not in others
     with pytest.raises(ValueError, match="rew_end_lr_scale"):
         tiny(rew_end_lr_scale=0.0).validate()

@@ -49,6 +49,11 @@ class Component:
     grad_clip: float = 100.0
     metrics_hint: list[str] = field(default_factory=list)
 
+    def groups_of(self, module: nn.Module) -> list[ParamGroup]:
+        """The param groups that hold exactly ``module``'s parameters (to change their lr scale or decay)."""
+        own = {id(p) for p in module.parameters()}
+        return [g for g in self.param_groups if {id(p) for p in g.params} == own]
+
 
 class RewardEndModel(nn.Module, ABC):
     """Predicts the sign of the reward and termination of the transition (x_t, a_t) -> x_{t+1}."""
