@@ -86,10 +86,11 @@ def test_components_segment_lengths_clips_and_lr_scales():
 @pytest.mark.parametrize("method", METHODS)
 def test_reward_model_trains_at_its_own_lr_scale(method):
     wm = make_world_model(method, tiny(rew_end_lr_scale=0.1), 4)
-    reward = next(c for c in wm.components() if c.name == "reward_end")
+    components = wm.components()
+    reward = next(c for c in components if c.name == "reward_end")
     own = reward.groups_of(wm.reward_end)
     assert [g.lr_scale for g in own] == [0.1]
-    others = [g.lr_scale for c in wm.components() for g in c.param_groups if not any(g is o for o in own)]
+    others = [g.lr_scale for c in components for g in c.param_groups if not any(g is o for o in own)]
     assert 0.1 not in others
     with pytest.raises(ValueError, match="rew_end_lr_scale"):
         tiny(rew_end_lr_scale=0.0).validate()
