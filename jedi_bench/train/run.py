@@ -28,7 +28,7 @@ import yaml
 
 from jedi_bench import runinfo
 from jedi_bench.io import atomic_write_json, atomic_write_text
-from jedi_bench.train.config import RunConfig, dump_yaml, resolve
+from jedi_bench.train.config import RunConfig, dump_yaml, from_dict, resolve
 from jedi_bench.train.optim import NonFiniteLossError
 
 SCORES_KEYS = ("game", "method", "seed", "preset", "env_steps", "returns", "mean", "std", "episodes",
@@ -65,6 +65,10 @@ def config_differences(stored: dict, requested: dict, prefix: str = "") -> list[
 
 def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
     stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    try:  # keys added to the config since the run started take their defaults, as loading the run does
+        stored = yaml.safe_load(dump_yaml(from_dict(stored)))
+    except (TypeError, KeyError):
+        pass  # a key the code no longer knows: compare as stored, which names it
     diffs = config_differences(stored, yaml.safe_load(dump_yaml(cfg)))
     if diffs:
         raise ValueError(f"{run_dir} holds a run with a different config; it cannot be resumed with the "
