@@ -176,3 +176,48 @@ def test_actor_critic_rejects_wrong_input():
         ac(torch.zeros(2, 3, 64, 64), None)
     with pytest.raises(ValueError, match="num_actions"):
         ActorCritic((16, 8, 8), 0, SMALL)
+
+
+def _latents_differing_in_one_element(n=64):
+    """Latent-like inputs: a large pattern common to all, the information in one element's small wiggle."""
+    common = torch.randn(16, 8, 8)
+    x = common.expand(n, -1, -1, -1).clone()
+    x[:, 3, 2, 5] += 0.01 * torch.randn(n)
+    return x
+
+
+def test_running_standardize_learns_the_statistics_from_training_batches_only():
+    torch.manual_seed(0)
+    cfg = AgentConfig(channels=[8, 8, 16, 16], lstm=32, standardize_input=True)
+    ac = ActorCritic((16, 8, 8), 3, cfg)
+    x = _latents_differing_in_one_element()
+    with torch.no_grad():                       # acting does not move the statistics
+        ac(x)
+    assert not ac.standardize.seen and torch.all(ac.standardize.mean == 0)
+    ac.eval()
+    ac(x)
+    assert not ac.standardize.seen
+    ac.train()
+    ac(x)                                       # the first training batch sets them outright
+    z = ac.standardize(x)
+    assert z[:, 3, 2, 5].std() > 0.9            # the small wiggle now has unit scale
+    assert z.abs().mean() < 0.1                 # the common pattern is gone
+    shifted = x + 1.0
+    for _ in range(50):                         # later batches move them slowly (moving average)
+        ac(shifted)
+    assert 0.3 < float(ac.standardize.mean.mean() - x.mean(0).mean()) < 0.7
+    state = ac.state_dict()                     # checkpoints carry them
+    assert {"standardize.mean", "standardize.var", "standardize.seen"} <= set(state)
+
+
+def test_standardized_input_lets_the_trunk_see_small_latent_differences():
+    torch.manual_seed(0)
+    x = _latents_differing_in_one_element()
+    spread = {}
+    for on in (False, True):
+        torch.manual_seed(1)
+        ac = ActorCritic((16, 8, 8), 3, AgentConfig(channels=[8, 8, 16, 16], lstm=32, standardize_input=on))
+        ac(x)                                   # one training batch (sets the statistics when on)
+        features = ac.trunk(ac.standardize(x))
+        spread[on] = float(features.std(0).mean() / features.abs().mean())
+    assert spread[True] > 10 * spread[False]

@@ -47,6 +47,7 @@ class AgentConfig:
     burn_in: int = 4                          # replay steps the LSTMs consume before imagining
     batch_size: int = 32                      # imagined trajectories per update
     lr_scale: float = 1.0                     # the actor-critic's learning rate is train.lr x this
+    standardize_input: bool = False           # per-element running standardisation (for latent inputs)
 
     def validate(self) -> None:
         _require(0 < self.gamma <= 1, f"agent.gamma must be in (0, 1], got {self.gamma}")
