@@ -1,4 +1,4 @@
-"""Run files: atomic writes (the old file or the complete new one, never half) and reading back a stored config."""
+"""Atomic result writes: the file is the old one or the complete new one, never half, and no temporaries stay."""
 
 from pathlib import Path
 
@@ -31,17 +31,3 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path, monkeypatch):
     assert path.read_text() == "old table\n"
     assert [p.name for p in tmp_path.iterdir()] == ["table.md"]
 
-
-def test_a_run_started_before_a_config_key_was_added_still_resumes(tmp_path):
-    import yaml
-
-    from jedi_bench.train.config import dump_yaml, resolve
-    from jedi_bench.train.run import check_same_config
-
-    cfg = resolve("jedi", "Catch", 0, "smoke", [])
-    stored = yaml.safe_load(dump_yaml(cfg))
-    del stored["agent"]["standardize_input"]          # written by code that did not have this key yet
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(stored))
-    check_same_config(tmp_path, cfg)                  # its default is what the old run used
-    with pytest.raises(ValueError, match="agent.standardize_input"):
-        check_same_config(tmp_path, resolve("jedi", "Catch", 0, "smoke", ["agent.standardize_input=true"]))

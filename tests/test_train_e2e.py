@@ -21,7 +21,7 @@ from jedi_bench.train.checkpoint import load_checkpoint
 from jedi_bench.train.config import dump_yaml, resolve
 from jedi_bench.train.logger import EVAL_COLUMNS
 from jedi_bench.train.optim import ComponentOptimizer
-from jedi_bench.train.run import SCORES_KEYS, train
+from jedi_bench.train.run import SCORES_KEYS, check_same_config, train
 
 METHODS = ["jedi", "diamond", "ae-latent"]
 # 5 epochs: the initial collection (30 steps, 4 Catch rewards, extended by 5 steps to the 5th reward),
@@ -226,3 +226,13 @@ def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path,
     assert run_train(method, tmp_path / "run", ["train.first_epoch_world_model_updates=2",
                                                 "train.total_env_steps=40", "train.final_train_epochs=0"]) == 0
     assert [name for epoch, name in order if epoch == 1] == first_epoch
+
+
+def test_a_run_started_before_a_config_key_was_added_still_resumes(tmp_path):
+    cfg = resolve("jedi", "Catch", 0, "smoke", [])
+    stored = yaml.safe_load(dump_yaml(cfg))
+    del stored["agent"]["standardize_input"]          # written by code that did not have this key yet
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(stored))
+    check_same_config(tmp_path, cfg)                  # its default is what the old run used
+    with pytest.raises(ValueError, match="agent.standardize_input"):
+        check_same_config(tmp_path, resolve("jedi", "Catch", 0, "smoke", ["agent.standardize_input=true"]))
