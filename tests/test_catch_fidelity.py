@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from jedi_bench.envs.catch import GRID
-from jedi_bench.envs.catch_fidelity import (catch_fidelity, chase_action, policy_toward_ball, real_episodes,
-                                            scripted_starts)
+from jedi_bench.envs.catch_fidelity import (
+    catch_fidelity,
+    chase_action,
+    policy_toward_ball,
+    real_episodes,
+    scripted_starts,
+)
 from jedi_bench.envs.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames, parse_frames
 from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.train.collect import Agent
