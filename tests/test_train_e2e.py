@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from jedi_bench.train import loop
-from jedi_bench.train.checkpoint import load_checkpoint
+from jedi_bench.train.checkpoint import load_checkpoint, save_checkpoint
 from jedi_bench.train.config import dump_yaml, resolve
 from jedi_bench.train.logger import EVAL_COLUMNS
 from jedi_bench.train.optim import ComponentOptimizer
@@ -228,11 +228,24 @@ def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path,
     assert [name for epoch, name in order if epoch == 1] == first_epoch
 
 
-def test_a_run_started_before_a_config_key_was_added_still_resumes(tmp_path):
-    cfg = resolve("jedi", "Catch", 0, "smoke", [])
-    stored = yaml.safe_load(dump_yaml(cfg))
+def test_a_run_started_before_a_config_key_was_added_still_resumes(finished_runs, tmp_path):
+    """Both the run folder's config.yaml and its checkpoint may lack keys added since the run started."""
+    run = tmp_path / "old"
+    shutil.copytree(finished_runs["jedi"], run)
+    stored = yaml.safe_load((run / "config.yaml").read_text())
     del stored["agent"]["standardize_input"]          # written by code that did not have this key yet
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(stored))
-    check_same_config(tmp_path, cfg)                  # its default is what the old run used
+    (run / "config.yaml").write_text(yaml.safe_dump(stored))
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    del state["config"]["agent"]["standardize_input"]
+    save_checkpoint(run / "checkpoints" / "last.pt", state)
+
+    cfg = resolve("jedi", "Catch", 0, "smoke", TINY)
+    check_same_config(run, cfg)                       # its default is what the old run used
+    trainer = loop.Trainer(cfg, run, torch.device("cpu"), progress=False)
+    trainer.load()
+    assert trainer.epoch == EPOCHS
+    changed = resolve("jedi", "Catch", 0, "smoke", TINY + ["agent.standardize_input=true"])
     with pytest.raises(ValueError, match="agent.standardize_input"):
-        check_same_config(tmp_path, resolve("jedi", "Catch", 0, "smoke", ["agent.standardize_input=true"]))
+        check_same_config(run, changed)
+    with pytest.raises(ValueError, match="agent.standardize_input"):
+        loop.Trainer(changed, run, torch.device("cpu"), progress=False).load()

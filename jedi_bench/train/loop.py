@@ -292,11 +292,11 @@ class Trainer:
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def load(self, path: str | Path | None = None) -> None:
-        from jedi_bench.train.run import config_differences
+        from jedi_bench.train.run import stored_config_differences
 
         path = Path(path or self.checkpoint_path)
         state = ckpt.load_checkpoint(path)   # on CPU: load_state_dict moves tensors to the models' device
-        diffs = config_differences(state["config"], self.cfg.to_dict())
+        diffs = stored_config_differences(state["config"], self.cfg)
         if diffs:
             raise ValueError(f"checkpoint {path} was written with a different config: {'; '.join(diffs)}")
         c = state["counters"]

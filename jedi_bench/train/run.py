@@ -63,13 +63,21 @@ def config_differences(stored: dict, requested: dict, prefix: str = "") -> list[
     return diffs
 
 
-def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
-    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
-    try:  # keys added to the config since the run started take their defaults, as loading the run does
+def stored_config_differences(stored: dict, cfg: RunConfig) -> list[str]:
+    """Dotted keys where a stored config (a run's config.yaml or checkpoint) differs from ``cfg``.
+
+    Keys added to the config since the run started take their defaults, as loading the run does, so
+    adding an option does not make every earlier run unresumable.
+    """
+    try:
         stored = yaml.safe_load(dump_yaml(from_dict(stored)))
     except (TypeError, KeyError):
         pass  # a key the code no longer knows: compare as stored, which names it
-    diffs = config_differences(stored, yaml.safe_load(dump_yaml(cfg)))
+    return config_differences(stored, yaml.safe_load(dump_yaml(cfg)))
+
+
+def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
+    diffs = stored_config_differences(yaml.safe_load((run_dir / "config.yaml").read_text()), cfg)
     if diffs:
         raise ValueError(f"{run_dir} holds a run with a different config; it cannot be resumed with the "
                          f"requested one. Differing keys: {'; '.join(diffs)}. Use another --out or the "
