@@ -196,10 +196,28 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     stale = tmp_path / "runs" / "catch-oracle" / "catch_fidelity.json"
     stale.write_text(json.dumps({**json.loads(stale.read_text()), "reward_catch": -1.0}))
     assert lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path)) == (0 if oracle["beats_random"] else 1)
-    again = __import__("pandas").read_csv(tmp_path / "learning_check.csv").set_index("method").loc["catch-oracle"]
-    assert again["reward_catch"] == pytest.approx(1.0) and again["mean_return"] == oracle["mean_return"]
+    again = __import__("pandas").read_csv(tmp_path / "learning_check.csv").set_index("method")
+    assert again.loc["catch-oracle", "reward_catch"] == pytest.approx(1.0)
+    assert again.loc["catch-oracle", "mean_return"] == oracle["mean_return"]
+    # ... and keeps the rows of the methods it did not check, in their order
+    assert list(again.index) == ["catch-oracle", "ae-latent"]
+    assert again.loc["ae-latent"].equals(table.set_index("method").loc["ae-latent"])
     with pytest.raises(ValueError, match="unknown method"):
         lc.learning_check(["nope"], out=str(tmp_path))
+    # an earlier table of another seed or episode count, or not a table at all, is refused before training
+    before = (tmp_path / "learning_check.json").read_text()
+    with pytest.raises(ValueError, match="seed 0, 4 episodes.*use another --out"):
+        lc.learning_check(["catch-oracle"], seed=1, episodes=4, out=str(tmp_path))
+    with pytest.raises(ValueError, match="seed 0, 4 episodes.*use another --out"):
+        lc.learning_check(["catch-oracle"], seed=0, episodes=6, out=str(tmp_path))
+    # rows compared with another random baseline (Catch or its test protocol changed) are not mixed in
+    monkeypatch.setattr(lc, "random_returns", lambda episodes, seed: [0.5] * episodes)
+    with pytest.raises(ValueError, match="random play scoring .* not comparable"):
+        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path))
+    assert (tmp_path / "learning_check.json").read_text() == before
+    (tmp_path / "learning_check.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a learning-check result"):
+        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path))
 
 
 def test_confidence_interval_of_the_mean():

@@ -4,7 +4,7 @@ Each method is trained with the ``catch`` preset on the built-in Catch game (run
 ``OUT/runs/<method>``, resumable like any run), its final agent plays ``episodes`` test episodes, and a
 uniformly random policy plays as many. A method passes when the lower end of its 95% confidence
 interval lies above the upper end of the random policy's. Results go to ``OUT/learning_check.csv``,
-``.json`` and ``.md``.
+``.json`` and ``.md``; a check of some methods updates their rows there and keeps the others'.
 
 The method ``catch-oracle`` (:mod:`jedi_bench.envs.catch_oracle`, registered by importing this module)
 trains the same agent inside Catch's exact rules: its row is what the agent reaches with a perfect
@@ -119,7 +119,8 @@ def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, dev
 
 
 def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check") -> int:
-    """Run the check for ``methods``; returns 0 when every method beats random play, else 1."""
+    """Run the check for ``methods`` and add their rows to ``out``'s table (rows of other methods checked
+    there before are kept); returns 0 when every checked method beats random play, else 1."""
     from jedi_bench.worldmodels import check_method as known_method
 
     for method in methods:
@@ -127,20 +128,48 @@ def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: 
     if episodes < 2:
         raise ValueError(f"--episodes must be >= 2 (a confidence interval needs two), got {episodes}")
     out_dir = Path(out)
+    earlier = earlier_rows(out_dir, seed, episodes)
     rand = random_returns(episodes, seed)
     rand_mean, (_, rand_high) = float(np.mean(rand)), ci95(rand)
-    rows = []
+    if earlier and not math.isclose(earlier[0]["random_mean"], rand_mean):
+        raise ValueError(f"{out_dir / 'learning_check.json'} compares with random play scoring "
+                         f"{earlier[0]['random_mean']:.3f}, this check's scores {rand_mean:.3f} (Catch or its "
+                         "test protocol changed): its rows are not comparable; use another --out")
+    table = {r["method"]: r for r in earlier}
+    checked = []
     for method in methods:
         row = check_method(method, seed, episodes, out_dir / "runs")
         row.update(random_mean=rand_mean, random_ci95_high=rand_high, margin=row["mean_return"] - rand_mean,
                    beats_random=bool(row["ci95_low"] > rand_high))
-        rows.append({key: row[key] for key in COLUMNS})
-        write_results(out_dir, rows, rand, seed)
-    failed = [r["method"] for r in rows if not r["beats_random"]]
+        table[method] = {key: row[key] for key in COLUMNS}
+        checked.append(table[method])
+        write_results(out_dir, list(table.values()), rand, seed)
+    rows = list(table.values())
+    failed = [r["method"] for r in checked if not r["beats_random"]]
     print(markdown_table(rows))
     if failed:
         print(f"did not beat random play by a clear margin: {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def earlier_rows(out_dir: Path, seed: int, episodes: int) -> list[dict]:
+    """Rows of an earlier check in ``out_dir`` that this one keeps: a check of some methods updates their
+    rows and leaves the others' (a run that takes hours can join a table made before). Refused, before any
+    training, when the earlier check used another seed or episode count."""
+    path = out_dir / "learning_check.json"
+    if not path.exists():
+        return []
+    try:
+        earlier = json.loads(path.read_text())
+        setting = (earlier["game"], earlier["preset"], earlier["seed"], earlier["random_episodes"])
+        rows = [{key: row[key] for key in COLUMNS} for row in earlier["methods"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a learning-check result ({err!r}); move it away or use another --out") from err
+    if setting != (GAME, PRESET, seed, episodes):
+        raise ValueError(f"{path} holds a check of {setting[0]} (preset {setting[1]}, seed {setting[2]}, "
+                         f"{setting[3]} episodes), not of {GAME} (preset {PRESET}, seed {seed}, {episodes} "
+                         "episodes); use another --out")
+    return rows
 
 
 def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int) -> None:
