@@ -1,6 +1,8 @@
 """Networks: block behaviour at initialisation, shapes at paper and tiny sizes, parameter counts,
 reward/termination model recurrence and its masked loss."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -132,29 +134,34 @@ def _segment(b=3, t=6, c=16, s=8):
     return x, batch
 
 
+def loss_of(net, x, batch):
+    """The reward/termination loss of inputs ``x`` (latents here) standing in the batch's observations."""
+    return reward_end_loss(net, lambda obs: obs, dataclasses.replace(batch, obs=x))
+
+
 def test_reward_end_loss_learns_every_transition_whose_next_frame_is_in_the_segment():
     torch.manual_seed(0)
     net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
     x, batch = _segment()
-    loss, metrics = reward_end_loss(net, x, batch)
+    loss, metrics = loss_of(net, x, batch)
     assert set(metrics) >= {"ce_reward", "ce_end", "acc_reward", "acc_end"}
     # targets on padding, on a final row and on a last row with no next frame are left out of the loss
     batch.rew[0, 0] = 1.0
     batch.rew[0, -1] = -1.0
     batch.rew[1, -1] = 1.0
     batch.end[1, -1] = True
-    loss2, _ = reward_end_loss(net, x, batch)
+    loss2, _ = loss_of(net, x, batch)
     assert torch.allclose(loss, loss2)
     batch.rew[0, 3] = -1.0
-    assert not torch.allclose(loss, reward_end_loss(net, x, batch)[0])
+    assert not torch.allclose(loss, loss_of(net, x, batch)[0])
     # the terminal transition is learned, and from the real final observation
-    with_terminal = reward_end_loss(net, x, batch)[0]
+    with_terminal = loss_of(net, x, batch)[0]
     batch.end[1, -2] = False
-    assert not torch.allclose(with_terminal, reward_end_loss(net, x, batch)[0])
+    assert not torch.allclose(with_terminal, loss_of(net, x, batch)[0])
     batch.end[1, -2] = True
     x_other_final = x.clone()
     x_other_final[1, -1] = -2.0
-    assert not torch.allclose(with_terminal, reward_end_loss(net, x_other_final, batch)[0])
+    assert not torch.allclose(with_terminal, loss_of(net, x_other_final, batch)[0])
 
 
 def test_reward_end_loss_runs_each_segment_from_its_first_real_row_as_burn_in_does():
@@ -163,15 +170,52 @@ def test_reward_end_loss_runs_each_segment_from_its_first_real_row_as_burn_in_do
     torch.manual_seed(0)
     net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
     x, batch = _segment()
-    loss = reward_end_loss(net, x, batch)[0]
+    loss = loss_of(net, x, batch)[0]
     x_noisy = x.clone()
     x_noisy[0, :2] = torch.randn(2, 16, 8, 8) * 5
     batch.act[0, :2] = 3
-    assert torch.allclose(loss, reward_end_loss(net, x_noisy, batch)[0])
+    assert torch.allclose(loss, loss_of(net, x_noisy, batch)[0])
     # segment 0 alone, without its two padding rows, gives that segment's share of the loss
     alone = Batch(*(getattr(batch, f)[:1, 2:] for f in ("obs", "act", "rew", "end", "trunc", "mask", "final")))
-    per_row = reward_end_loss(net, x[:1, 2:], alone)[0]
+    per_row = loss_of(net, x[:1, 2:], alone)[0]
     rew_logits, end_logits, _ = net(x[:1, 2:-1], batch.act[:1, 2:-1], x[:1, 3:])
     ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1), (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
     ce_end = torch.nn.functional.cross_entropy(end_logits.flatten(0, 1), batch.end[:1, 2:-1].long().flatten())
     assert torch.allclose(per_row, ce_rew + ce_end, atol=1e-5)
+
+
+def test_reward_end_loss_cuts_the_columns_that_are_padding_in_every_segment():
+    """Short episodes (Catch's) leave most of a segment padding: once the segments are rolled left, the
+    columns past the longest one's real rows never reach ``inputs`` or the model, and the loss is the
+    mean over every segment's learnable transitions, each segment's LSTM fed from a zero state."""
+    torch.manual_seed(0)
+    net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
+    b, t = 3, 8
+    x = torch.randn(b, t, 16, 8, 8)
+    mask = torch.ones(b, t, dtype=torch.bool)
+    for i, pad in enumerate((3, 5, 4)):
+        mask[i, :pad] = False
+    final = torch.zeros(b, t, dtype=torch.bool)
+    final[1, -1] = True
+    rew = torch.randint(-1, 2, (b, t)).float()
+    end = torch.zeros(b, t, dtype=torch.bool)
+    end[1, -2] = True
+    batch = Batch(x, torch.randint(0, 4, (b, t)), rew, end, torch.zeros_like(mask), mask, final)
+    seen = []
+
+    def inputs(obs):
+        seen.append(obs.shape[:2])
+        return obs
+
+    loss = reward_end_loss(net, inputs, batch)[0]
+    assert seen == [(b, 5)]                      # 8 columns, at least 3 of padding in every segment
+    ce, count = 0.0, 0
+    for i in range(b):
+        real = mask[i].nonzero().flatten()
+        learn = real[:-1]            # transitions whose next row is in the segment (a final row is last)
+        rew_logits, end_logits, _ = net(x[i:i + 1, real[:-1]], batch.act[i:i + 1, real[:-1]], x[i:i + 1, real[1:]])
+        n = len(learn)
+        ce = ce + torch.nn.functional.cross_entropy(rew_logits[0, :n], (rew[i, learn].sign() + 1).long(), reduction="sum")
+        ce = ce + torch.nn.functional.cross_entropy(end_logits[0, :n], end[i, learn].long(), reduction="sum")
+        count += n
+    assert torch.allclose(loss, ce / count, atol=1e-5)

@@ -6,6 +6,8 @@ features, unactivated, and starts from DIAMOND's LSTM init)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,33 +54,39 @@ class RewardEndNet(RewardEndModel):
         return logits[..., :3], logits[..., 3:], state
 
 
-def reward_end_loss(model: RewardEndModel, x: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+def reward_end_loss(model: RewardEndModel, inputs: Callable[[torch.Tensor], torch.Tensor],
+                    batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
     """Masked cross-entropy of the reward sign (classes 0, 1, 2 for -1, 0, +1) and of termination.
 
-    x [B, T, ...] is the model's input for every row of the segment (pixels or latents). Transition t
-    is (x_t, a_t) -> x_{t+1} with reward rew[t] and terminal flag end[t] (a truncation is not a
-    termination); it is learned where x_{t+1} is in the segment. An episode's last transition, where
-    Catch's only reward and every termination sit, is learned from segments that end on the episode's
-    final observation (``batch.final``), the real frame the last action led to.
+    ``inputs`` maps observations [B, T', 3, 64, 64] to the model's input (pixels as they are, or
+    latents). Transition t is (x_t, a_t) -> x_{t+1} with reward rew[t] and terminal flag end[t] (a
+    truncation is not a termination); it is learned where x_{t+1} is in the segment. An episode's last
+    transition, where Catch's only reward and every termination sit, is learned from segments that end
+    on the episode's final observation (``batch.final``), the real frame the last action led to.
 
     The LSTM starts from a zero state at each segment's first real row, as imagination's burn-in does
     (it leaves the state untouched on padding): each segment is rolled left past its leading padding
     rows, which then follow its real rows and, the LSTM being causal, cannot reach them. Run through
     the padding first, as DIAMOND does, a model on Catch (8-row episodes in 19-row segments, so mostly
     padding) learned to time episode ends from where the padding stops, and fed real rows from a zero
-    state it predicted an end at non-final steps with probability 0.55.
+    state it predicted an end at non-final steps with probability 0.55. Once rolled, the columns past
+    the longest segment's real rows are padding in every segment and are cut before ``inputs`` and the
+    model see them: the loss is the same, and on short episodes (Catch's) the CNN and any encoder run on
+    about half the rows.
     """
     b, t = batch.act.shape
-    rows = (torch.arange(t, device=x.device)[None] + (~batch.mask).sum(1, keepdim=True)) % t
-    take = torch.arange(b, device=x.device)[:, None], rows
-    x, act, rew, end = x[take], batch.act[take], batch.rew[take], batch.end[take]
     valid = batch.mask & ~batch.final
-    valid[:, -1] = False
-    valid = valid[take]
-    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)   # a segment's last real row has no next input: masked out
-    rew_logits, end_logits, _ = model(x, act, x_next)
-    rew_target = (rew.sign() + 1).long().flatten()
-    end_target = end.long().flatten()
+    valid[:, -1] = False                                   # a segment's last row has no next input in it
+    padding = (~batch.mask).sum(1, keepdim=True)
+    keep = t - int(padding.min())                          # the longest segment's real rows
+    rows = (torch.arange(keep, device=padding.device)[None] + padding) % t
+    take = torch.arange(b, device=padding.device)[:, None], rows
+    aligned, valid = batch[take], valid[take]
+    x = inputs(aligned.obs)
+    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)       # the last column's next is masked out
+    rew_logits, end_logits, _ = model(x, aligned.act, x_next)
+    rew_target = (aligned.rew.sign() + 1).long().flatten()
+    end_target = aligned.end.long().flatten()
     m = valid.flatten().float()
     n = m.sum().clamp_min(1)
     ce_rew = (F.cross_entropy(rew_logits.flatten(0, 1).float(), rew_target, reduction="none") * m).sum() / n
