@@ -181,7 +181,7 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     assert oracle["imagined_return_chase"] == pytest.approx(oracle["real_return_chase"])
     assert oracle["imagined_return_random"] == pytest.approx(oracle["real_return_random"])
     assert oracle["paddle_accuracy"] == 1.0 and oracle["real_return_chase"] > oracle["real_return_random"]
-    assert oracle["probe_ball"] == 1.0 and oracle["probe_paddle"] == 1.0
+    assert oracle["probe_ball"] >= 0.98 and oracle["probe_paddle"] >= 0.98       # see probe_accuracy
     assert oracle["reward_catch"] == pytest.approx(1.0) and oracle["reward_miss"] == pytest.approx(-1.0)
     assert oracle["end_early"] == pytest.approx(0.0) and oracle["end_final"] == pytest.approx(1.0)
     assert 0.0 <= oracle["policy_toward"] <= 1.0
