@@ -96,6 +96,18 @@ def test_denoiser_runs_in_bf16_autocast_and_channels_last():
     assert out.shape == (2, 3, 64, 64) and torch.isfinite(out.float()).all() and out.abs().sum() > 0
 
 
+def test_reward_end_net_runs_in_bf16_autocast_on_any_cpu_with_a_float32_lstm():
+    # oneDNN's fused LSTM has no bf16 kernel on CPUs without native bf16 (AVX2 only): run under autocast
+    # it failed there with "could not create a primitive descriptor", so the LSTM runs in float32.
+    torch.manual_seed(0)
+    net = RewardEndNet(3, 64, 4, [8, 8, 8, 8], 1, 16, 32).to(memory_format=torch.channels_last)
+    x, act = torch.randn(2, 3, 3, 64, 64), torch.randint(0, 4, (2, 3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rew, end, (h, c) = net(x, act, x.roll(1, dims=1))
+    assert rew.dtype == end.dtype == h.dtype == c.dtype == torch.float32
+    assert torch.isfinite(rew).all() and torch.isfinite(end).all()
+
+
 @pytest.mark.parametrize("in_channels,size", [(3, 64), (16, 8)])
 def test_reward_end_net_steps_like_it_runs_sequences(in_channels, size):
     torch.manual_seed(0)

@@ -49,7 +49,10 @@ class RewardEndNet(RewardEndModel):
         cond = self.act_emb(act.flatten())
         for block in self.blocks:
             h = block(h) if isinstance(block, Downsample) else block(h, cond)
-        h, state = self.lstm(h.flatten(1).reshape(b, t, -1).float(), state)
+        # The LSTM runs in float32 under bf16 autocast too: oneDNN has no bf16 LSTM on CPUs without native
+        # bf16 (AVX2-only ones fail with "could not create a primitive descriptor"), and it is small.
+        with torch.autocast(h.device.type, enabled=False):
+            h, state = self.lstm(h.flatten(1).reshape(b, t, -1).float(), state)
         logits = self.head(h).float()
         return logits[..., :3], logits[..., 3:], state
 
