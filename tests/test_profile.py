@@ -12,6 +12,7 @@ from jedi_bench.compute import speed as speedlib
 from jedi_bench.compute.profile import profile_cli
 from jedi_bench.compute.projection import projected_hours, update_counts
 from jedi_bench.compute.timing import time_call
+from jedi_bench.runinfo import device_info
 from jedi_bench.train.config import SpeedConfig, preset
 from jedi_bench.worldmodels.base import ParamGroup
 
@@ -145,6 +146,19 @@ def test_check_speed_and_autocast():
         assert (torch.randn(2, 2) @ torch.randn(2, 2)).dtype == torch.bfloat16
     with speedlib.autocast(SpeedConfig(), cpu):
         assert (torch.randn(2, 2) @ torch.randn(2, 2)).dtype == torch.float32
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert "speed.bf16=false" in speedlib.slow_bf16_warning(SpeedConfig(bf16=True), cpu)
+    assert speedlib.slow_bf16_warning(SpeedConfig(bf16=False), cpu) is None
+    assert speedlib.slow_bf16_warning(SpeedConfig(bf16=True), torch.device("cuda")) is None
+    assert device_info("cpu")["cpu_native_bf16"] == 0
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert speedlib.slow_bf16_warning(SpeedConfig(bf16=True), cpu) is None
+    assert device_info("cpu")["cpu_native_bf16"] == 1
 
 
 def test_time_call_excludes_warmup():

@@ -97,8 +97,12 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     if (run_dir / "scores.json").exists():
         print(f"{run_dir} is a finished run (scores.json exists); nothing to do.")
         return 0
+    from jedi_bench.compute.speed import slow_bf16_warning
     from jedi_bench.train.logger import RunLogger
     from jedi_bench.train.loop import Trainer
+
+    if warning := slow_bf16_warning(cfg.speed, dev):
+        print(f"jedi-bench train: warning: {warning}", file=sys.stderr)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run_dir, dev, progress=progress)
