@@ -103,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--episodes", type=int, default=100)
     s.add_argument("--out", default="results/learning_check/latest")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the catch preset in every run checked now, e.g. "
+                        "--set speed.bf16=false on a CPU without native bf16 (repeatable; recorded per row)")
     s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:learning_check", methods=a.methods,
-                                       seed=a.seed, episodes=a.episodes, out=a.out))
+                                       seed=a.seed, episodes=a.episodes, out=a.out, overrides=a.overrides))
 
     s = sub.add_parser("catch-fidelity", help="how faithful a Catch run's world model is: imagined returns, "
                                               "paddle response to the action")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -166,11 +167,11 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     from jedi_bench.train import learning_check as lc
 
     monkeypatch.setattr(lc, "PRESET", "smoke")
-    monkeypatch.setattr(lc, "OVERRIDES", TINY)
     # the oracle trains through the same loop with no world-model component at all
-    code = lc.learning_check(["catch-oracle", "ae-latent"], seed=0, episodes=4, out=str(tmp_path))
+    code = lc.learning_check(["catch-oracle", "ae-latent"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY)
     table = __import__("pandas").read_csv(tmp_path / "learning_check.csv")
     assert tuple(table.columns) == lc.COLUMNS and list(table["method"]) == ["catch-oracle", "ae-latent"]
+    assert (table["overrides"] == " ".join(TINY)).all()                  # each row records what it ran with
     for _, row in table.iterrows():
         assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
         assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
@@ -195,7 +196,8 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     # a second check reuses the finished runs but measures afresh: a stale fidelity file is replaced
     stale = tmp_path / "runs" / "catch-oracle" / "catch_fidelity.json"
     stale.write_text(json.dumps({**json.loads(stale.read_text()), "reward_catch": -1.0}))
-    assert lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path)) == (0 if oracle["beats_random"] else 1)
+    assert lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY) == (
+        0 if oracle["beats_random"] else 1)
     again = __import__("pandas").read_csv(tmp_path / "learning_check.csv").set_index("method")
     assert again.loc["catch-oracle", "reward_catch"] == pytest.approx(1.0)
     assert again.loc["catch-oracle", "mean_return"] == oracle["mean_return"]
@@ -207,17 +209,42 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     # an earlier table of another seed or episode count, or not a table at all, is refused before training
     before = (tmp_path / "learning_check.json").read_text()
     with pytest.raises(ValueError, match="seed 0, 4 episodes.*use another --out"):
-        lc.learning_check(["catch-oracle"], seed=1, episodes=4, out=str(tmp_path))
+        lc.learning_check(["catch-oracle"], seed=1, episodes=4, out=str(tmp_path), overrides=TINY)
     with pytest.raises(ValueError, match="seed 0, 4 episodes.*use another --out"):
-        lc.learning_check(["catch-oracle"], seed=0, episodes=6, out=str(tmp_path))
+        lc.learning_check(["catch-oracle"], seed=0, episodes=6, out=str(tmp_path), overrides=TINY)
     # rows compared with another random baseline (Catch or its test protocol changed) are not mixed in
-    monkeypatch.setattr(lc, "random_returns", lambda episodes, seed: [0.5] * episodes)
+    # a run folder made with other overrides is refused before anything is trained or written
+    with pytest.raises(ValueError, match="train.batch_size"):
+        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path),
+                          overrides=[*TINY, "train.batch_size=3"])
+    monkeypatch.setattr(lc, "random_returns", lambda episodes, seed, overrides=None: [0.5] * episodes)
     with pytest.raises(ValueError, match="random play scoring .* not comparable"):
-        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path))
+        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY)
     assert (tmp_path / "learning_check.json").read_text() == before
     (tmp_path / "learning_check.json").write_text("{}")
     with pytest.raises(ValueError, match="not a learning-check result"):
-        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path))
+        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY)
+
+
+def test_learning_check_refuses_bad_overrides_before_training(tmp_path):
+    from jedi_bench.train import learning_check as lc
+
+    with pytest.raises(ValueError, match="fixes method, game, seed and preset"):
+        lc.learning_check(["catch-oracle"], out=str(tmp_path), overrides=["game=Pong"])
+    with pytest.raises(ValueError, match="unknown config key"):
+        lc.learning_check(["catch-oracle"], out=str(tmp_path), overrides=["speed.nope=1"])
+    with pytest.raises(ValueError, match="batch_size"):
+        lc.learning_check(["catch-oracle"], out=str(tmp_path), overrides=["train.batch_size=0"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_learning_check_keeps_the_rows_committed_before_it_recorded_overrides():
+    from jedi_bench.train import learning_check as lc
+
+    committed = Path(__file__).resolve().parents[1] / "results" / "learning_check" / "cpu"
+    rows = lc.earlier_rows(committed, seed=0, episodes=100)
+    assert [r["method"] for r in rows][:3] == ["catch-oracle", "ae-latent", "jedi"]
+    assert all(r["overrides"] == "" for r in rows) and "| - |" in lc.markdown_table(rows)
 
 
 def test_confidence_interval_of_the_mean():

@@ -95,6 +95,14 @@ def test_dev_config_and_the_optional_learning_check(tmp_path):
     assert "jedi-bench learning-check --methods catch-oracle jedi diamond ae-latent --seed 0 --episodes 100" in r.stdout
 
 
+def test_learning_check_overrides_reach_the_command(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", learning_check={"methods": ["diamond"], "seed": 0, "episodes": 100,
+                                                           "overrides": ["speed.bf16=false"]})
+    r = snakemake(tmp_path, "learning_check", "-n", "-p", "--cores", "2", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "--episodes 100 --set speed.bf16=false --out results/learning_check/latest" in r.stdout
+
+
 def test_profiling_can_be_switched_off(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", profile={"enabled": False, "batch_size": 2, "repeats": 1})
     r = snakemake(tmp_path, "-n", "-p", "--cores", "2", "--configfile", str(cfg))
@@ -108,6 +116,7 @@ def test_profiling_can_be_switched_off(tmp_path):
     ({"methods": ["jedi", "dimond"]}, "'dimond'"),
     ({"preset": "smok"}, "'smok'"),
     ({"learning_check": {"methods": ["jedl"], "seed": 0, "episodes": 5}}, "'jedl'"),
+    ({"learning_check": {"methods": ["jedi"], "seed": 0, "episodes": 5, "overrides": ["game=Pong"]}}, "'game=Pong'"),
     ({"device": "gpu"}, "'gpu'"),
     ({"resources": {"train": {"threads": 0, "mem_mb": 1000, "runtime": 10}}}, "threads"),
 ])

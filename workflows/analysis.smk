@@ -83,7 +83,8 @@ rule learning_check:
         methods=" ".join(config["learning_check"]["methods"]),
         seed=config["learning_check"]["seed"],
         episodes=config["learning_check"]["episodes"],
+        overrides=shell_args("--set", config["learning_check"].get("overrides", [])),
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "jedi-bench learning-check --methods {params.methods} --seed {params.seed} "
-        "--episodes {params.episodes} --out {output} > {log} 2>&1"
+        "--episodes {params.episodes} {params.overrides} --out {output} > {log} 2>&1"

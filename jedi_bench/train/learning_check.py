@@ -31,14 +31,12 @@ from jedi_bench.io import atomic_write_json, atomic_write_text
 
 GAME = "Catch"
 PRESET = "catch"
-#: extra ``--set`` overrides of the check's runs (none: the check is the ``catch`` preset as it stands)
-OVERRIDES: list[str] = []
 FIDELITY_COLUMNS = ("imagined_return_chase", "real_return_chase", "imagined_return_random", "real_return_random",
                     "paddle_accuracy", "ball_accuracy", "reward_catch", "reward_miss", "end_final", "end_early",
                     "probe_ball", "probe_paddle", "policy_toward")
 COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
            "random_ci95_high", "margin", "beats_random", *FIDELITY_COLUMNS, "device", "train_wall_time_s",
-           "check_wall_time_s")
+           "check_wall_time_s", "overrides")
 #: real Catch starts on which each trained world model's fidelity is measured
 FIDELITY_EPISODES = 128
 
@@ -63,17 +61,17 @@ def ci95(returns: list[float]) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def random_returns(episodes: int, seed: int) -> list[float]:
+def random_returns(episodes: int, seed: int, overrides: list[str] | None = None) -> list[float]:
     from jedi_bench.train.collect import play_episodes
     from jedi_bench.train.config import resolve
     from jedi_bench.train.loop import env_factory, num_actions_of
 
-    cfg = resolve("jedi", GAME, seed, PRESET, OVERRIDES)
+    cfg = resolve("jedi", GAME, seed, PRESET, overrides)
     return play_episodes(env_factory(cfg, test_mode=True), RandomAgent(num_actions_of(cfg)), episodes,
                          np.random.default_rng(seed), max_steps=cfg.train.eval_max_agent_steps)
 
 
-def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
+def check_method(method: str, seed: int, episodes: int, runs_dir: Path, overrides: list[str] | None = None) -> dict:
     """Train (or resume, or reuse) the method's run, evaluate its final agent and measure its world model's
     fidelity; returns its row without the random columns."""
     from jedi_bench.train.evaluate import evaluate_run
@@ -81,7 +79,7 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
 
     start = time.perf_counter()
     run_dir = runs_dir / method
-    code = train(method, GAME, seed, PRESET, str(run_dir), device=None, overrides=list(OVERRIDES))
+    code = train(method, GAME, seed, PRESET, str(run_dir), device=None, overrides=list(overrides or []))
     if code != 0:
         raise RuntimeError(f"training {method} on {GAME} failed (exit code {code}); see {run_dir}")
     # measured afresh each time (seconds): files left by a command run on an unfinished run may be stale
@@ -94,6 +92,7 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path) -> dict:
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
             "ci95_high": high, "episodes": result["episodes"], "device": result["device"],
             "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
+            "overrides": " ".join(overrides or []),
             **{key: fidelity[key] for key in FIDELITY_COLUMNS}}
 
 
@@ -118,18 +117,34 @@ def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, dev
     return 0
 
 
-def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check") -> int:
+def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: str = "results/learning_check",
+                   overrides: list[str] | None = None) -> int:
     """Run the check for ``methods`` and add their rows to ``out``'s table (rows of other methods checked
-    there before are kept); returns 0 when every checked method beats random play, else 1."""
+    there before are kept); returns 0 when every checked method beats random play, else 1.
+
+    ``overrides`` (``--set KEY=VALUE``) change the ``catch`` preset of every run checked now, e.g.
+    ``speed.bf16=false`` on a CPU that only emulates bf16; each row records the overrides it ran with.
+    """
+    from jedi_bench.train.config import resolve
+    from jedi_bench.train.run import check_same_config
     from jedi_bench.worldmodels import check_method as known_method
 
-    for method in methods:
-        known_method(method)
+    overrides = list(overrides or [])
+    for item in overrides:
+        if "." not in item.split("=", 1)[0]:
+            raise ValueError(f"bad --set {item!r}: the check fixes method, game, seed and preset; "
+                             "set a config section's key, e.g. speed.bf16=false")
     if episodes < 2:
         raise ValueError(f"--episodes must be >= 2 (a confidence interval needs two), got {episodes}")
     out_dir = Path(out)
+    for method in methods:
+        known_method(method)
+    configs = {m: resolve(m, GAME, seed, PRESET, overrides) for m in methods}    # bad keys or values fail here
     earlier = earlier_rows(out_dir, seed, episodes)
-    rand = random_returns(episodes, seed)
+    for method, cfg in configs.items():                                       # and runs made otherwise here
+        if (out_dir / "runs" / method / "config.yaml").exists():
+            check_same_config(out_dir / "runs" / method, cfg)
+    rand = random_returns(episodes, seed, overrides)
     rand_mean, (_, rand_high) = float(np.mean(rand)), ci95(rand)
     if earlier and not math.isclose(earlier[0]["random_mean"], rand_mean):
         raise ValueError(f"{out_dir / 'learning_check.json'} compares with random play scoring "
@@ -138,7 +153,7 @@ def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: 
     table = {r["method"]: r for r in earlier}
     checked = []
     for method in methods:
-        row = check_method(method, seed, episodes, out_dir / "runs")
+        row = check_method(method, seed, episodes, out_dir / "runs", overrides)
         row.update(random_mean=rand_mean, random_ci95_high=rand_high, margin=row["mean_return"] - rand_mean,
                    beats_random=bool(row["ci95_low"] > rand_high))
         table[method] = {key: row[key] for key in COLUMNS}
@@ -162,7 +177,9 @@ def earlier_rows(out_dir: Path, seed: int, episodes: int) -> list[dict]:
     try:
         earlier = json.loads(path.read_text())
         setting = (earlier["game"], earlier["preset"], earlier["seed"], earlier["random_episodes"])
-        rows = [{key: row[key] for key in COLUMNS} for row in earlier["methods"]]
+        # "overrides" came later: rows written before it ran the preset as it stands
+        rows = [{key: row[key] for key in COLUMNS} for row in
+                ({"overrides": "", **row} for row in earlier["methods"])]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a learning-check result ({err!r}); move it away or use another --out") from err
     if setting != (GAME, PRESET, seed, episodes):
@@ -197,9 +214,9 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
 def markdown_table(rows: list[dict]) -> str:
     header = ("| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / random "
               "(real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / paddle | "
-              "policy towards ball | device | train time |")
+              "policy towards ball | device | train time | overrides |")
     lines = [header,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
                      f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | {r['margin']:+.3f} | "
@@ -208,5 +225,5 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{r['real_return_random']:+.2f}) | {r['paddle_accuracy']:.2f} | "
                      f"{r['reward_catch']:+.2f} / {r['reward_miss']:+.2f} | {r['end_final']:.2f} / {r['end_early']:.2f} | "
                      f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['policy_toward']:.2f} | {r['device']} | "
-                     f"{r['train_wall_time_s'] / 60:.1f} min |")
+                     f"{r['train_wall_time_s'] / 60:.1f} min | {r['overrides'] or '-'} |")
     return "\n".join(lines)
