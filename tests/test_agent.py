@@ -218,6 +218,6 @@ def test_standardized_input_lets_the_trunk_see_small_latent_differences():
         torch.manual_seed(1)
         ac = ActorCritic((16, 8, 8), 3, AgentConfig(channels=[8, 8, 16, 16], lstm=32, standardize_input=on))
         ac(x)                                   # one training batch (sets the statistics when on)
-        features = ac.trunk(ac.standardize(x))
+        features = ac.trunk(ac.standardize(x)).detach()
         spread[on] = float(features.std(0).mean() / features.abs().mean())
     assert spread[True] > 10 * spread[False]
