@@ -172,6 +172,7 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     table = __import__("pandas").read_csv(tmp_path / "learning_check.csv")
     assert tuple(table.columns) == lc.COLUMNS and list(table["method"]) == ["catch-oracle", "ae-latent"]
     assert (table["overrides"] == " ".join(TINY)).all()                  # each row records what it ran with
+    assert table["device"].str.match(r"cpu \(.+\)$").all()               # and names the machine it trained on
     for _, row in table.iterrows():
         assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
         assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])

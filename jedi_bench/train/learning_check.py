@@ -88,9 +88,11 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path, override
     run_fidelity(str(run_dir), FIDELITY_EPISODES, seed)
     fidelity = json.loads((run_dir / "catch_fidelity.json").read_text())
     scores = json.loads((run_dir / "scores.json").read_text())
+    trained_on = json.loads((run_dir / "run_info.json").read_text())["device"].get("device_name")
     low, high = ci95(result["returns"])
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
-            "ci95_high": high, "episodes": result["episodes"], "device": result["device"],
+            "ci95_high": high, "episodes": result["episodes"],
+            "device": f"{result['device']} ({trained_on})" if trained_on else result["device"],  # names the CPU/GPU
             "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
             "overrides": " ".join(overrides or []),
             **{key: fidelity[key] for key in FIDELITY_COLUMNS}}
