@@ -189,7 +189,8 @@ def preset(name: str) -> RunConfig:
             final_eval_episodes=20))
     if name == "catch":
         # The built-in Catch env, sized for a 2-core CPU. Its episodes last 7 steps, so a horizon of 8
-        # imagines every episode to its end; bf16 + channels_last make updates ~3x faster on CPU. The
+        # imagines every episode to its end; bf16 + channels_last make updates ~3x faster on a CPU with native bf16
+        # (AVX512-BF16 or AMX; an AVX2-only CPU emulates it, ~6x slower: train there with speed.bf16=false). The
         # world models learn at 1e-3 (at 3e-4 a latent denoiser needs ~1,000 updates before its paddle
         # follows the action, too late for the agent), the actor-critic at 3e-4 (at 1e-3 its policy can
         # collapse onto one action while the model still ignores actions, and the data then stops
