@@ -65,8 +65,8 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
             speed: SpeedConfig, progress: bool = True) -> dict[str, Any]:
     """Build ``method`` at ``preset_name`` sizes on ``device`` and measure it; returns the report dict."""
     dev, cfg = _validated(method, device, preset_name, batch_size, repeats, speed)
-    if progress and (warning := speedlib.slow_bf16_warning(speed, dev)):
-        print(f"jedi-bench profile: warning: {warning.split('; add')[0]}", file=sys.stderr)
+    if progress and (warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32")):
+        print(f"jedi-bench profile: warning: {warning}", file=sys.stderr)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(dev)

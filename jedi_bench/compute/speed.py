@@ -37,8 +37,9 @@ def check_speed(speed: SpeedConfig, device: torch.device) -> None:
         raise ValueError(f"cuda_graphs needs a CUDA device, got device {str(device)!r}")
 
 
-def slow_bf16_warning(speed: SpeedConfig, device: torch.device) -> str | None:
-    """A warning when bf16 is asked for on a CPU that only emulates it.
+def slow_bf16_warning(speed: SpeedConfig, device: torch.device,
+                      fix: str = "add --set speed.bf16=false to train in float32") -> str | None:
+    """A warning, ending with ``fix``, when bf16 is asked for on a CPU that only emulates it.
 
     bf16 + channels_last make updates 2-4x faster on CPUs with AVX512-BF16 or AMX, but about 6x slower
     on AVX2-only ones (measured for `diamond` at the catch preset on an AMD EPYC Zen 2: 12 s per full
@@ -47,7 +48,7 @@ def slow_bf16_warning(speed: SpeedConfig, device: torch.device) -> str | None:
     if not speed.bf16 or device.type != "cpu" or cpu_has_native_bf16():
         return None
     return ("speed.bf16 is on but this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 is emulated and "
-            "updates run several times slower than in float32; add --set speed.bf16=false to train in float32")
+            f"updates run several times slower than in float32; {fix}")
 
 
 def autocast(speed: SpeedConfig, device: torch.device, cache_enabled: bool = True):
