@@ -1,10 +1,12 @@
 """The Atari100k protocol settings (DESIGN.md section 3) and the Catch game, checked on the built envs."""
 
 import cv2
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from jedi_bench.envs import ATARI100K_GAMES, make_env
+from jedi_bench.envs.atari import AtariPreprocessing
 from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB
 from jedi_bench.train.config import EnvConfig
 
@@ -182,6 +184,79 @@ def test_unknown_game_and_bad_config_fail_before_building():
         assert game in str(err.value)
     with pytest.raises(ValueError, match="env.size"):
         make_env("Pong", seed=0, cfg=EnvConfig(size=84))
+
+
+def test_explicit_reset_seed_replaces_the_construction_seed_once():
+    """``reset(seed=s)`` then plain resets continue the emulator's random stream, as DIAMOND's do."""
+    def two_resets(env, first_seed):
+        first = env.reset(seed=first_seed)[0] if first_seed is not None else env.reset()[0]
+        second = env.reset()[0]
+        return first, second, frame(env)
+
+    a = two_resets(make_env("Pong", seed=5, test_mode=True), first_seed=0)
+    b = two_resets(make_env("Pong", seed=0, test_mode=True), first_seed=None)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2] == b[2]
+
+
+class _ScriptedAle:
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def lives(self):
+        return self.emulator.lives[self.emulator.frame]
+
+    def getScreenRGB(self, out):
+        out.fill(self.emulator.frame)      # each raw frame is filled with its own frame number
+
+
+class _ScriptedEmulator(gym.Env):
+    """A one-frame-per-step emulator with a scripted life counter and game end, for the wrapper's rules."""
+
+    observation_space = gym.spaces.Box(0, 255, (4, 4, 3), dtype=np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, lives, end_frame=None):
+        self.lives, self.end_frame, self.frame = lives, end_frame, 0
+        self.ale = _ScriptedAle(self)
+
+    def get_action_meanings(self):
+        return ["NOOP", "FIRE"]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.frame = 0
+        return np.zeros((4, 4, 3), np.uint8), {}
+
+    def step(self, action):
+        self.frame += 1
+        return np.zeros((4, 4, 3), np.uint8), 1.0, self.frame == self.end_frame, False, {}
+
+
+def _scripted(lives, end_frame=None):
+    env = AtariPreprocessing(_ScriptedEmulator(lives, end_frame), noop_max=0, frame_skip=4, size=2)
+    env.reset()
+    return env
+
+
+def test_life_loss_means_below_the_lowest_count_since_reset():
+    """DIAMOND's rule: a bonus life (step 1) does not raise the count, so dropping back (step 2) is no loss."""
+    lives = [3] * 3 + [4] * 3 + [3] * 4 + [2] * 3
+    env = _scripted(lives)
+    assert [env.step(0)[4]["life_loss"] for _ in range(3)] == [False, False, True]
+
+
+@pytest.mark.parametrize("end_frame, expected", [(6, 4), (8, 7), (4, 3)])
+def test_game_end_inside_the_skip_pools_only_frames_captured_before_it(end_frame, expected):
+    """Steps cover raw frames 1-4, 5-8; the frame of the end is not captured, the previous pooled one stays."""
+    env = _scripted([1] * 9, end_frame)
+    for step in range(2):
+        obs, reward, terminated, _, _ = env.step(0)
+        if terminated:
+            break
+    assert terminated and reward == (end_frame - 1) % 4 + 1
+    assert np.all(obs == expected) and np.all(env.pooled_frame == expected)
 
 
 # --- Catch ------------------------------------------------------------------------------------------------
