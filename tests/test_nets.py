@@ -32,11 +32,17 @@ def test_group_norm_groups_divide_channels(channels):
     assert g == max(1, channels // 32) or channels % max(1, channels // 32)
 
 
-def test_blocks_start_as_identity_and_fourier_features_are_bounded():
+def test_blocks_start_as_diamond_does_and_fourier_features_are_bounded():
+    """DIAMOND's init: a residual block's second conv has zero weights (its bias is not zeroed, so the block
+    adds a per-channel constant), and self-attention starts as the GroupNorm it adds its residual to."""
     torch.manual_seed(0)
     x = torch.randn(2, 16, 8, 8)
-    assert torch.allclose(ResBlock(16, 16, cond_channels=8)(x, torch.randn(2, 8)), x)
-    assert torch.allclose(SelfAttention2d(16)(x), x)
+    block = ResBlock(16, 16, cond_channels=8)
+    out = block(x, torch.randn(2, 8))
+    assert torch.allclose(out, x + block.conv2.bias[:, None, None], atol=1e-6)
+    attention = SelfAttention2d(16)
+    assert torch.allclose(attention(x), attention.norm(x), atol=1e-6)
+    assert not torch.allclose(attention(x), x, atol=1e-2)
     f = FourierFeatures(32)(torch.linspace(-2, 2, 5))
     assert f.shape == (5, 32) and f.abs().max() <= 1 + 1e-6
     with pytest.raises(ValueError, match="even"):
@@ -65,12 +71,13 @@ def test_lstm_init_opens_the_forget_gate_and_keeps_recurrent_weights_orthogonal(
     assert all((p == 0).all() for k, p in params.items() if k.startswith("bias_hh"))
 
 
-def test_paper_sized_pixel_denoiser_has_about_4_4m_parameters_and_right_shapes():
-    net = Denoiser(3, 4, 18, 256, [64, 64, 64, 64], [2, 2, 2, 2], [False] * 4)
-    assert 4.3e6 < count(net) < 4.5e6
-    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.randint(0, 18, (2, 4)))
+def test_paper_sized_pixel_denoiser_has_diamonds_parameter_count_and_right_shapes():
+    net = Denoiser(3, 4, 6, 256, [64, 64, 64, 64], [2, 2, 2, 2], [False] * 4)
+    assert count(net) == 4_406_083      # DIAMOND's Atari denoiser at 6 actions (its 128 Fourier freqs are a buffer)
+    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.randint(0, 6, (2, 4)))
     assert out.shape == (2, 3, 64, 64)
-    assert torch.all(out == 0)          # the output convolution starts at zero
+    # the output convolution's weights start at zero (DIAMOND leaves its bias at PyTorch's init)
+    assert torch.allclose(out, net.conv_out.bias[None, :, None, None].expand_as(out))
 
 
 def test_latent_denoiser_encoder_decoder_shapes():

@@ -32,14 +32,15 @@ class Preconditioners:
 
 
 def preconditioners(sigma: torch.Tensor, sigma_data: float, sigma_offset_noise: float) -> Preconditioners:
-    """EDM scalings at noise levels ``sigma`` [B], with the offset noise folded into the effective sigma."""
+    """EDM scalings at noise levels ``sigma`` [B], with the offset noise folded into the effective sigma
+    (computed in DIAMOND's order of operations, so that its checkpoints give its numbers)."""
     s = (sigma.float() ** 2 + sigma_offset_noise ** 2).sqrt()
-    var = s ** 2 + sigma_data ** 2
     view = (-1, 1, 1, 1)
+    c_skip = sigma_data ** 2 / (s ** 2 + sigma_data ** 2)
     return Preconditioners(
-        c_in=(1 / var.sqrt()).view(view),
-        c_skip=(sigma_data ** 2 / var).view(view),
-        c_out=(s * sigma_data / var.sqrt()).view(view),
+        c_in=(1 / (s ** 2 + sigma_data ** 2).sqrt()).view(view),
+        c_skip=c_skip.view(view),
+        c_out=(s.view(view) * c_skip.view(view).sqrt()),
         c_noise=s.log() / 4,
     )
 
@@ -70,6 +71,8 @@ class DenoisingResult:
 
     loss: torch.Tensor        # [B] mean squared error per sample (float32)
     denoised: torch.Tensor    # [B, C, H, W] D(x_noisy; sigma), float32, carrying gradient to the net
+    sigma: torch.Tensor       # [B] the training noise levels drawn
+    output: torch.Tensor      # [B, C, H, W] the raw network output F
 
 
 def denoising_loss(net: RawNet, x0: torch.Tensor, cfg: DiffusionConfig,
@@ -87,7 +90,7 @@ def denoising_loss(net: RawNet, x0: torch.Tensor, cfg: DiffusionConfig,
     out = net(x_noisy * pc.c_in, pc.c_noise).float()
     target = (x0 - pc.c_skip * x_noisy) / pc.c_out
     loss = F.mse_loss(out, target, reduction="none").flatten(1).mean(1)
-    return DenoisingResult(loss=loss, denoised=pc.c_skip * x_noisy + pc.c_out * out)
+    return DenoisingResult(loss=loss, denoised=pc.c_skip * x_noisy + pc.c_out * out, sigma=sigma, output=out)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

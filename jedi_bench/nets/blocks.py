@@ -24,6 +24,17 @@ def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
 
 
+class GroupNorm(nn.Module):
+    """GroupNorm with groups of about GROUP_SIZE channels (held as ``.norm``, DIAMOND's layout)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(num_groups(channels), channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
 class FourierFeatures(nn.Module):
     """Random Fourier features of a scalar (the EDM noise level c_noise): [B] -> [B, dim]."""
 
@@ -31,10 +42,10 @@ class FourierFeatures(nn.Module):
         super().__init__()
         if dim % 2:
             raise ValueError(f"FourierFeatures needs an even dimension, got {dim}")
-        self.register_buffer("freqs", torch.randn(1, dim // 2))
+        self.register_buffer("weight", torch.randn(1, dim // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = 2 * math.pi * x.float().unsqueeze(1) @ self.freqs
+        f = 2 * math.pi * x.float().unsqueeze(1) @ self.weight
         return torch.cat([f.cos(), f.sin()], dim=1)
 
 
@@ -60,44 +71,64 @@ class AdaGroupNorm(nn.Module):
 
 
 class SelfAttention2d(nn.Module):
-    """Multi-head self-attention over the pixels of a feature map, residual, output projection at zero."""
+    """Multi-head self-attention over the pixels of a feature map, output projection at zero.
+
+    As in DIAMOND, the residual is added to the *normalised* input: at initialisation the block is a
+    GroupNorm, not the identity.
+    """
 
     def __init__(self, channels: int, head_dim: int = 8):
         super().__init__()
         self.heads = max(1, channels // head_dim)
-        self.norm = nn.GroupNorm(num_groups(channels), channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.out = nn.Conv2d(channels, channels, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.norm = GroupNorm(channels)
+        self.qkv_proj = nn.Conv2d(channels, 3 * channels, 1)
+        self.out_proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out_proj.weight)
+        nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
-        y = F.scaled_dot_product_attention(q, k, v)                 # [b, heads, hw, c/heads]
-        y = y.transpose(-1, -2).reshape(b, c, h, w)
-        return x + self.out(y)
+        x = self.norm(x)
+        qkv = self.qkv_proj(x).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2)
+        y = F.scaled_dot_product_attention(*qkv.unbind(1))            # [b, heads, hw, c/heads]
+        return x + self.out_proj(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
 class ResBlock(nn.Module):
-    """Pre-activation residual block: (Ada)GN-SiLU-conv twice, 1x1 skip projection when widths differ,
-    optional self-attention after. The second conv starts at zero so each block starts as the identity."""
+    """Pre-activation residual block: (Ada)GN-SiLU-conv twice, 1x1 projection of the input when widths
+    differ, optional self-attention after. The second conv's weight starts at zero (DIAMOND's init)."""
 
     def __init__(self, in_channels: int, out_channels: int, cond_channels: int = 0, attention: bool = False):
         super().__init__()
-        self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.proj = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
         self.norm1 = AdaGroupNorm(in_channels, cond_channels)
         self.conv1 = conv3x3(in_channels, out_channels)
         self.norm2 = AdaGroupNorm(out_channels, cond_channels)
         self.conv2 = conv3x3(out_channels, out_channels)
         nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
         self.attn = SelfAttention2d(out_channels) if attention else nn.Identity()
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x, cond)))
         h = self.conv2(F.silu(self.norm2(h, cond)))
-        return self.attn(self.skip(x) + h)
+        return self.attn(self.proj(x) + h)
+
+
+class ResBlocks(nn.Module):
+    """Conditioned residual blocks in a row; on the U-Net's way up each block first concatenates a skip."""
+
+    def __init__(self, in_channels: list[int], out_channels: list[int], cond_channels: int, attention: bool):
+        super().__init__()
+        self.resblocks = nn.ModuleList(ResBlock(i, o, cond_channels, attention)
+                                       for i, o in zip(in_channels, out_channels, strict=True))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor,
+                skips: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        outputs = []
+        for i, block in enumerate(self.resblocks):
+            x = block(x if skips is None else torch.cat([x, skips[i]], dim=1), cond)
+            outputs.append(x)
+        return x, outputs
 
 
 class Downsample(nn.Module):

@@ -7,9 +7,9 @@ import torch
 
 
 def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Clamp to [-1, 1] and round to the 256 levels a real uint8 frame can take, so that generated
-    frames fed back into the context look exactly like replayed ones."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+    """Clamp to [-1, 1] and truncate to the 256 levels a real uint8 frame can take, so that generated
+    frames fed back into the context look exactly like replayed ones (DIAMOND's operations, in its order)."""
+    return x.float().clamp(-1, 1).add(1).div(2).mul(255).to(torch.uint8).div(255).mul(2).sub(1)
 
 
 def pixels_to_uint8(x: torch.Tensor) -> torch.Tensor:
