@@ -153,9 +153,9 @@ def _segment(b=3, t=6, c=16, s=8):
     return x, batch
 
 
-def loss_of(net, x, batch):
+def loss_of(net, x, batch, skip_padding=False):
     """The reward/termination loss of inputs ``x`` (latents here) standing in the batch's observations."""
-    return reward_end_loss(net, lambda obs: obs, dataclasses.replace(batch, obs=x))
+    return reward_end_loss(net, lambda obs: obs, dataclasses.replace(batch, obs=x), skip_padding)
 
 
 def test_reward_end_loss_learns_every_transition_whose_next_frame_is_in_the_segment():
@@ -183,27 +183,30 @@ def test_reward_end_loss_learns_every_transition_whose_next_frame_is_in_the_segm
     assert not torch.allclose(with_terminal, loss_of(net, x_other_final, batch)[0])
 
 
-def test_reward_end_loss_runs_each_segment_from_its_first_real_row_as_burn_in_does():
-    """Padding rows never reach the LSTM before the real rows: the loss does not change with what the
-    padding holds, and equals the loss of the real rows alone, fed from a zero state."""
+def test_reward_end_loss_with_skip_padding_runs_each_segment_from_its_first_real_row_as_burn_in_does():
+    """With ``skip_padding``, padding rows never reach the LSTM before the real rows: the loss does not change
+    with what the padding holds, and equals the loss of the real rows alone, fed from a zero state. Without
+    it (DIAMOND's default) the LSTM runs through the padding, so what the padding holds matters."""
     torch.manual_seed(0)
     net = RewardEndNet(16, 8, 4, [8] * 4, 1, 16, 32)
     x, batch = _segment()
-    loss = loss_of(net, x, batch)[0]
+    loss = loss_of(net, x, batch, skip_padding=True)[0]
     x_noisy = x.clone()
     x_noisy[0, :2] = torch.randn(2, 16, 8, 8) * 5
+    diamond_loss = loss_of(net, x, batch)[0]
     batch.act[0, :2] = 3
-    assert torch.allclose(loss, loss_of(net, x_noisy, batch)[0])
+    assert torch.allclose(loss, loss_of(net, x_noisy, batch, skip_padding=True)[0])
+    assert not torch.allclose(diamond_loss, loss_of(net, x_noisy, batch)[0])
     # segment 0 alone, without its two padding rows, gives that segment's share of the loss
     alone = Batch(*(getattr(batch, f)[:1, 2:] for f in ("obs", "act", "rew", "end", "trunc", "mask", "final")))
-    per_row = loss_of(net, x[:1, 2:], alone)[0]
+    per_row = loss_of(net, x[:1, 2:], alone, skip_padding=True)[0]
     rew_logits, end_logits, _ = net(x[:1, 2:-1], batch.act[:1, 2:-1], x[:1, 3:])
     ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1), (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
     ce_end = torch.nn.functional.cross_entropy(end_logits.flatten(0, 1), batch.end[:1, 2:-1].long().flatten())
     assert torch.allclose(per_row, ce_rew + ce_end, atol=1e-5)
 
 
-def test_reward_end_loss_cuts_the_columns_that_are_padding_in_every_segment():
+def test_reward_end_loss_with_skip_padding_cuts_the_columns_that_are_padding_in_every_segment():
     """Short episodes (Catch's) leave most of a segment padding: once the segments are rolled left, the
     columns past the longest one's real rows never reach ``inputs`` or the model, and the loss is the
     mean over every segment's learnable transitions, each segment's LSTM fed from a zero state."""
@@ -226,7 +229,7 @@ def test_reward_end_loss_cuts_the_columns_that_are_padding_in_every_segment():
         seen.append(obs.shape[:2])
         return obs
 
-    loss = reward_end_loss(net, inputs, batch)[0]
+    loss = reward_end_loss(net, inputs, batch, skip_padding=True)[0]
     assert seen == [(b, 5)]                      # 8 columns, at least 3 of padding in every segment
     ce, count = 0.0, 0
     for i in range(b):

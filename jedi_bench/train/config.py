@@ -43,11 +43,14 @@ class AgentConfig:
     gamma: float = 0.985
     lambda_: float = 0.95
     entropy_weight: float = 0.001
-    horizon: int = 15
-    burn_in: int = 4                          # replay steps the LSTMs consume before imagining
-    batch_size: int = 32                      # imagined trajectories per update
+    horizon: int = 15                         # imagined steps per update, and per trajectory (then truncated)
+    burn_in: int = 4                          # replay steps of a trajectory's start (the LSTMs consume T-1)
+    batch_size: int = 32                      # imagined trajectories in parallel
     lr_scale: float = 1.0                     # the actor-critic's learning rate is train.lr x this
     standardize_input: bool = False           # per-element running standardisation (for latent inputs)
+    # True (DIAMOND): imagined trajectories go on from one update to the next, each until an imagined end or
+    # `horizon` steps; False: every update restarts all of them from its own replay batch
+    imagination_carries_over: bool = True
 
     def validate(self) -> None:
         _require(0 < self.gamma <= 1, f"agent.gamma must be in (0, 1], got {self.gamma}")
@@ -173,6 +176,9 @@ def _small_world_model() -> WorldModelConfig:
         # a miss (not even from single balanced transitions in 300 updates; at 1e-4 it does by ~200), so
         # `diamond` imagined chasing the ball as no better than random play.
         rew_end_lr_scale=0.1,
+        # Catch's 8-row episodes sit in 19-row segments: run through the left padding, the reward model
+        # timed episode ends from where the padding stops.
+        rew_end_skip_padding=True,
     )
 
 

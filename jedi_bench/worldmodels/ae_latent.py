@@ -56,7 +56,7 @@ class AELatentWorldModel(LatentWorldModel):
                                           self.cfg.extra_ar_targets, use_prediction)
 
     def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return reward_end_loss(self.reward_end_model, self.encode, batch)
+        return reward_end_loss(self.reward_end_model, self.encode, batch, self.cfg.rew_end_skip_padding)
 
     def components(self) -> list[Component]:
         cfg = self.cfg

@@ -71,6 +71,8 @@ class WorldModelConfig:
     rew_end_lstm: int = 512
     rew_end_seq_len: int = 19                          # context 4 + horizon 15, as in DIAMOND
     rew_end_lr_scale: float = 1.0                      # its learning rate is train.lr x this
+    rew_end_skip_padding: bool = False                 # True: its LSTM starts at a segment's first real row
+                                                       # (DIAMOND's, False: it runs through the left padding)
     extra_ar_targets: int = 1                          # extra autoregressive denoiser targets per sample
     # jedi
     encoder_lr_scale: float = 0.3

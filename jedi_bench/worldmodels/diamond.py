@@ -85,7 +85,7 @@ class DiamondWorldModel(WorldModel):
         return loss, {"loss": loss.item(), **{f"loss_target{k}": v.item() for k, v in enumerate(losses)}}
 
     def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return reward_end_loss(self.reward_end_model, lambda obs: obs, batch)
+        return reward_end_loss(self.reward_end_model, lambda obs: obs, batch, self.cfg.rew_end_skip_padding)
 
     def components(self) -> list[Component]:
         return [

@@ -96,7 +96,7 @@ class JediWorldModel(LatentWorldModel):
         return loss, metrics
 
     def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return reward_end_loss(self.reward_end_model, self.latents, batch)
+        return reward_end_loss(self.reward_end_model, self.latents, batch, self.cfg.rew_end_skip_padding)
 
     def probe_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         valid = batch.mask.flatten()
