@@ -224,7 +224,8 @@ class ReplayBuffer:
         frames = self._obs[index]
         for b, t in zip(*np.nonzero(final)):
             frames[b, t] = self._final_frames[episode_ids[b]]
-        obs = np.multiply(frames, np.float32(1 / 127.5), dtype=np.float32)
+        obs = np.divide(frames, np.float32(255), dtype=np.float32)    # DIAMOND's u8 / 255 * 2 - 1, in float32
+        obs *= np.float32(2.0)
         obs -= np.float32(1.0)
         obs[~mask] = 0.0
         no_step = torch.from_numpy(~mask | final)

@@ -27,9 +27,10 @@ SEED_HIGH = 2**31 - 1
 
 
 def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [-1, 1] (the Batch convention)."""
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [-1, 1] (the Batch convention), with DIAMOND's
+    three float32 operations in its order, so that the agent sees DIAMOND's numbers to the last bit."""
     x = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
-    return x.movedim(-1, -3).float().div(127.5).sub(1.0)
+    return x.movedim(-1, -3).float().div(255).mul(2).sub(1)
 
 
 class Agent:
