@@ -1,5 +1,5 @@
-"""Published reference numbers (``baselines/*.csv``): random and human scores, other papers' per-game
-means, aggregates and compute figures.
+"""Published reference numbers (``baselines/*.csv``): random and human scores, other papers' per-run
+scores, per-game means, aggregates and compute figures, and which of these each published method has.
 
 The CSV files live in ``baselines/`` at the repository root, next to the package, so that they are
 versioned and cited as data (see ``baselines/README.md``) rather than buried in code. Every table is
@@ -20,6 +20,10 @@ RANDOM_HUMAN_FILE = "atari100k_random_human.csv"
 PER_GAME_FILE = "published_per_game.csv"
 AGGREGATES_FILE = "published_aggregates.csv"
 COMPUTE_FILE = "published_compute.csv"
+PER_RUN_FILE = "published_per_run.csv"
+METHODS_FILE = "published_methods.csv"
+# What a published method's data is, from most to least detailed (the ``data`` column of METHODS_FILE).
+DATA_LEVELS = ("runs", "per-game means", "aggregate only")
 
 _REQUIRED_COLUMNS = {
     RANDOM_HUMAN_FILE: ("game", "random", "human"),
@@ -27,6 +31,8 @@ _REQUIRED_COLUMNS = {
     AGGREGATES_FILE: ("method", "mean_hns", "median_hns", "iqm", "optimality_gap", "n_superhuman",
                       "har_hns", "seeds", "status", "source"),
     COMPUTE_FILE: ("method", "hardware", "hours_per_run", "vram_gb", "params_millions", "status", "note"),
+    PER_RUN_FILE: ("method", "game", "run", "score", "source"),
+    METHODS_FILE: ("method", "data", "runs_per_game", "source", "caveat"),
 }
 
 
@@ -72,6 +78,24 @@ def published_scores_wide() -> pd.DataFrame:
     wide = wide.reindex(list(ATARI100K_GAMES))
     wide.columns.name = None
     return wide
+
+
+def published_per_run() -> pd.DataFrame:
+    """Long table ``method``, ``game``, ``run``, ``score``, ``source``: final scores of each run, from the
+    authors' released files (``source`` is ``owner/repo:path@commit``). Only methods whose ``data`` is
+    ``runs`` in :func:`published_methods` hold runs here; the others' rows are one mean per game."""
+    return _read(PER_RUN_FILE)[["method", "game", "run", "score", "source"]]
+
+
+def published_methods() -> pd.DataFrame:
+    """Index ``method``: ``data`` (one of ``DATA_LEVELS``: what the statistics can be computed from),
+    ``runs_per_game``, ``source`` and ``caveat`` (empty string when none)."""
+    table = _read(METHODS_FILE).set_index("method")
+    unknown = sorted(set(table["data"]) - set(DATA_LEVELS))
+    if unknown:
+        raise ValueError(f"{baselines_dir() / METHODS_FILE}: unknown data level(s) {unknown}; "
+                         f"expected one of {DATA_LEVELS}")
+    return table.assign(caveat=table["caveat"].fillna(""))
 
 
 def published_aggregates() -> pd.DataFrame:

@@ -74,3 +74,25 @@ def test_games_command_reports_a_missing_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("JEDI_BENCH_BASELINES", str(tmp_path))
     assert main(["games"]) == 2
     assert "atari100k_random_human.csv" in capsys.readouterr().err
+
+
+def test_per_run_scores_and_methods_table_load():
+    runs = reference.published_per_run()
+    assert list(runs.columns) == ["method", "game", "run", "score", "source"]
+    assert not runs.duplicated(["method", "game", "run"]).any()
+    diamond = runs[(runs["method"] == "DIAMOND") & (runs["game"] == "Alien")]
+    assert diamond["score"].tolist() == pytest.approx([703.1, 683.6, 910.1, 826.8, 597.0])
+    assert set(diamond["source"]) == {"eloialonso/diamond:results/data/DIAMOND.json@a1311e9"}
+    methods = reference.published_methods()
+    assert set(methods["data"]) == set(reference.DATA_LEVELS)
+    assert methods.loc["DIAMOND", "caveat"] == ""  # no caveat is an empty string, not NaN
+    readme = (reference.baselines_dir() / "README.md").read_text()
+    for method in methods.index:
+        assert method in readme, method
+
+
+def test_unknown_data_level_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "published_methods.csv").write_text("method,data,runs_per_game,source,caveat\nX,seeds,5,s,\n")
+    monkeypatch.setenv("JEDI_BENCH_BASELINES", str(tmp_path))
+    with pytest.raises(ValueError, match="seeds"):
+        reference.published_methods()
