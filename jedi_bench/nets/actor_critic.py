@@ -1,12 +1,16 @@
-"""DIAMOND's actor-critic network: a small CNN trunk, an LSTMCell, and linear policy/value heads.
+"""DIAMOND's actor-critic network: a small CNN encoder, an LSTMCell, and linear actor/critic heads.
 
-The same network reads pixels (3x64x64, for ``diamond``) or latents (16x8x8, for the latent variants).
-The trunk halves the resolution once per stage until the feature map is ``MIN_SPATIAL`` wide, so
-64x64 pixels get four 2x downsamplings (64 -> 4) and 8x8 latents get one (8 -> 4); either way the
-LSTM reads a vector of ``channels[-1] * 4 * 4`` features and the heads are the same size.
+The module names are DIAMOND's (``encoder.encoder.<i>``, ``lstm``, ``actor_linear``, ``critic_linear``),
+so DIAMOND's checkpoints load as they are (:mod:`jedi_bench.worldmodels.diamond_checkpoint`).
 
-Both heads start at zero: the initial policy is uniform and the initial value is zero, so the first
-policy-gradient steps are not biased by a random initial preference.
+The encoder is a 3x3 conv to ``channels[0]``, then per entry of ``channels`` a one-conv residual block
+followed by a 2x max-pool. The same network reads pixels (3x64x64, for ``diamond``) or latents (16x8x8,
+for the latent variants): a stage pools only while the feature map is wider than ``MIN_SPATIAL``, so
+64x64 pixels are pooled after every stage (DIAMOND's 64 -> 4) and 8x8 latents after the first only.
+Either way the LSTM reads ``channels[-1] * 4 * 4`` features and the heads are the same size.
+
+Initialisation is DIAMOND's: PyTorch's defaults, the LSTM's from :func:`init_lstm`, and both heads at
+zero, so the initial policy is uniform and the initial value zero.
 
 With ``agent.standardize_input`` the input is first standardised element by element with running
 statistics (:class:`RunningStandardize`); not in the papers, off by default, meant for latent inputs.
@@ -15,57 +19,59 @@ statistics (:class:`RunningStandardize`); not in the papers, off by default, mea
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from jedi_bench.nets.blocks import init_lstm, num_groups
 from jedi_bench.train.config import AgentConfig
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
-#: the trunk stops downsampling once the feature map is this wide
+#: the encoder stops pooling once the feature map is this wide (DIAMOND's 64 / 2**4)
 MIN_SPATIAL = 4
 
 
-def _group_norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(max(1, channels // 8), channels)
-
-
-class ResBlock(nn.Module):
-    """Pre-norm residual block (GroupNorm, SiLU, 3x3 conv, twice)."""
+class GroupNorm(nn.Module):
+    """GroupNorm of about 32 channels per group, wrapped as DIAMOND wraps it (its weights sit under ``norm``)."""
 
     def __init__(self, channels: int):
         super().__init__()
-        self.norm1 = _group_norm(channels)
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm2 = _group_norm(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm = nn.GroupNorm(num_groups(channels), channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        return x + self.conv2(F.silu(self.norm2(h)))
+        return self.norm(x)
 
 
-class Trunk(nn.Module):
-    """One stage per entry of ``channels``: 3x3 conv to the stage width, optional 2x max-pool, ResBlock."""
+class SmallResBlock(nn.Module):
+    """Residual block with a single GroupNorm-SiLU-conv branch and a 1x1 skip projection when widths differ."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.f = nn.Sequential(GroupNorm(in_channels), nn.SiLU(),
+                               nn.Conv2d(in_channels, out_channels, 3, padding=1))
+        self.skip_projection = (nn.Identity() if in_channels == out_channels
+                                else nn.Conv2d(in_channels, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.skip_projection(x) + self.f(x)
+
+
+class ActorCriticEncoder(nn.Module):
+    """Conv, then per stage a :class:`SmallResBlock` and a 2x max-pool while the map is wider than MIN_SPATIAL."""
 
     def __init__(self, in_shape: tuple[int, int, int], channels: list[int]):
         super().__init__()
         in_ch, height, width = in_shape
-        stages = []
-        for out_ch in channels:
-            layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, padding=1)]
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, channels[0], 3, padding=1)]
+        for i, out_ch in enumerate(channels):
+            layers.append(SmallResBlock(channels[max(0, i - 1)], out_ch))
             if min(height, width) // 2 >= MIN_SPATIAL:
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
-            layers.append(ResBlock(out_ch))
-            stages.append(nn.Sequential(*layers))
-            in_ch = out_ch
-        self.stages = nn.Sequential(*stages)
-        self.norm_out = _group_norm(in_ch)
-        self.out_features = in_ch * height * width
+        self.encoder = nn.Sequential(*layers)
+        self.out_features = channels[-1] * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.silu(self.norm_out(self.stages(x))).flatten(1)
+        return self.encoder(x)
 
 
 class RunningStandardize(nn.Module):
@@ -113,16 +119,28 @@ class ActorCritic(nn.Module):
         self.num_actions = num_actions
         self.lstm_dim = cfg.lstm
         self.standardize = RunningStandardize(self.in_shape) if cfg.standardize_input else nn.Identity()
-        self.trunk = Trunk(self.in_shape, list(cfg.channels))
-        self.lstm = nn.LSTMCell(self.trunk.out_features, cfg.lstm)
-        self.policy_head = nn.Linear(cfg.lstm, num_actions)
-        self.value_head = nn.Linear(cfg.lstm, 1)
-        for head in (self.policy_head, self.value_head):
+        # built in DIAMOND's order, so that a seed draws the same initial weights
+        self.encoder = ActorCriticEncoder(self.in_shape, list(cfg.channels))
+        self.lstm = nn.LSTMCell(self.encoder.out_features, cfg.lstm)
+        self.critic_linear = nn.Linear(cfg.lstm, 1)
+        self.actor_linear = nn.Linear(cfg.lstm, num_actions)
+        for head in (self.actor_linear, self.critic_linear):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+        init_lstm(self.lstm)
+
+    @property
+    def policy_head(self) -> nn.Linear:
+        """The actor head under its descriptive name."""
+        return self.actor_linear
+
+    @property
+    def value_head(self) -> nn.Linear:
+        """The critic head under its descriptive name."""
+        return self.critic_linear
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> LSTMState:
-        device = device if device is not None else self.policy_head.weight.device
+        device = device if device is not None else self.actor_linear.weight.device
         zeros = torch.zeros(batch, self.lstm_dim, device=device)
         return zeros, zeros.clone()
 
@@ -138,9 +156,9 @@ class ActorCritic(nn.Module):
                              f"got {list(x.shape)}")
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
-        features = self.trunk(self.standardize(x))
+        features = self.encoder(self.standardize(x)).flatten(1)
         h, c = self.lstm(features, state)
         h, c = h.float(), c.float()
-        logits = self.policy_head(h).float()
-        value = self.value_head(h).float().squeeze(-1)
+        logits = self.actor_linear(h).float()
+        value = self.critic_linear(h).float().squeeze(-1)
         return logits, value, (h, c)
