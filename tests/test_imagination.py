@@ -1,5 +1,6 @@
 """Imagination in a world model and the actor-critic training component, with a tiny fake world model."""
 
+import copy
 import dataclasses
 import math
 
@@ -8,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jedi_bench.agent.component import actor_critic_component
-from jedi_bench.agent.imagination import _burn_in, imagine
+from jedi_bench.agent.component import ActorCriticTraining, actor_critic_component
+from jedi_bench.agent.imagination import ImaginationLoop
 from jedi_bench.agent.losses import actor_critic_loss
+from jedi_bench.agent.world_model_env import SegmentStream, WorldModelEnv
 from jedi_bench.cli import main
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.actor_critic import ActorCritic
@@ -102,33 +104,149 @@ def setup():
     return wm, ac
 
 
-def test_trajectory_shapes_and_values(setup):
+def make_loop(wm, ac, batch, horizon=10, sample=None, **loop_kwargs):
+    stream = SegmentStream(sample)
+    stream.supply(batch)
+    env = WorldModelEnv(wm, stream, batch.batch_size, horizon)
+    return ImaginationLoop(env, ac, **loop_kwargs), env
+
+
+def never_ends(wm):
+    with torch.no_grad():
+        wm.reward_end.end.bias.copy_(torch.tensor([30.0, -30.0]))
+    return wm
+
+
+def test_rollout_shapes_and_values(setup):
     wm, ac = setup
-    traj = imagine(wm, ac, make_batch(), horizon=5)
-    assert traj.obs.shape == (4, 6, *SHAPE)
-    assert traj.actions.shape == traj.rewards.shape == traj.ends.shape == traj.mask.shape == (4, 5)
-    assert traj.logits.shape == (4, 5, NUM_ACTIONS)
-    assert traj.values.shape == (4, 6)
-    assert set(traj.rewards.unique().tolist()) <= {-1.0, 0.0, 1.0}
-    assert traj.actions.min() >= 0 and traj.actions.max() < NUM_ACTIONS
-    assert traj.mask[:, 0].all()
+    loop, _ = make_loop(wm, ac, make_batch())
+    rollout = loop.rollout(5)
+    assert rollout.obs.shape == (4, 5, *SHAPE)
+    for field in ("act", "rew", "end", "trunc", "val", "val_bootstrap"):
+        assert getattr(rollout, field).shape == (4, 5), field
+    assert rollout.logits.shape == (4, 5, NUM_ACTIONS)
+    assert set(rollout.rew.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    assert rollout.act.min() >= 0 and rollout.act.max() < NUM_ACTIONS
+    assert rollout.val.requires_grad and rollout.logits.requires_grad and not rollout.val_bootstrap.requires_grad
     assert len(wm.calls) == 5                    # one batched world-model call per imagined step
 
 
 def test_world_model_sees_sliding_windows_with_imagined_actions(setup):
     wm, ac = setup
+    never_ends(wm)
     batch = make_batch(steps=5)
-    traj = imagine(wm, ac, batch, horizon=3)
+    loop, _ = make_loop(wm, ac, batch)
+    rollout = loop.rollout(3)
     first_context, first_actions, _ = wm.calls[0]
     assert torch.equal(first_context, wm.encode(batch.obs)[:, -4:])
     assert torch.equal(first_actions[:, :3], batch.act[:, -4:-1])
     for t, (context, actions, predicted) in enumerate(wm.calls):
-        assert torch.equal(actions[:, -1], traj.actions[:, t])
-        assert torch.equal(context[:, -1], traj.obs[:, t])
-        assert torch.equal(predicted, traj.obs[:, t + 1])
+        assert torch.equal(actions[:, -1], rollout.act[:, t])
+        assert torch.equal(context[:, -1], rollout.obs[:, t])
+        if t + 1 < rollout.obs.shape[1]:
+            assert torch.equal(predicted, rollout.obs[:, t + 1])
     second_context, second_actions, _ = wm.calls[1]
     assert torch.equal(second_context[:, :3], first_context[:, 1:])
     assert torch.equal(second_actions[:, :3], first_actions[:, 1:])
+
+
+def test_trajectories_are_truncated_after_horizon_steps_and_restarted(setup):
+    wm, ac = setup
+    never_ends(wm)
+    drawn = []
+
+    def sample(n):
+        drawn.append(make_batch(batch=n))
+        return drawn[-1]
+
+    loop, env = make_loop(wm, ac, make_batch(), horizon=3, sample=sample)
+    rollout = loop.rollout(7)
+    assert not rollout.end.any()
+    assert rollout.trunc.all(dim=0).tolist() == [False, False, True, False, False, True, False]
+    assert rollout.trunc.sum() == 2 * 4 and [b.batch_size for b in drawn] == [4, 4]
+    # a truncated step bootstraps from its final observation; the next step acts on the new start
+    assert torch.equal(rollout.obs[:, 3], wm.encode(drawn[0].obs)[:, -1])
+    assert torch.equal(rollout.obs[:, 6], wm.encode(drawn[1].obs)[:, -1])
+    assert env.ep_len.tolist() == [1, 1, 1, 1]
+
+
+def test_an_imagined_end_restarts_that_trajectory_only(setup):
+    wm, ac = setup
+    never_ends(wm)
+    ends_now = torch.tensor([False, True, False, False])
+    original = wm.reward_end.forward
+
+    def end_for_sample_1_at_step_1(x, act, x_next, state=None):
+        rew, end, state = original(x, act, x_next, state)
+        if len(wm.calls) == 2:
+            end = torch.where(ends_now[:, None, None], torch.tensor([-30.0, 30.0]), end)
+        return rew, end, state
+
+    wm.reward_end.forward = end_for_sample_1_at_step_1
+    fresh = make_batch(batch=1)
+    loop, _ = make_loop(wm, ac, make_batch(), sample=lambda n: fresh[:n])
+    rollout = loop.rollout(4)
+    assert rollout.end.tolist() == [[False] * 4, [False, True, False, False], [False] * 4, [False] * 4]
+    assert torch.equal(rollout.obs[1, 2], wm.encode(fresh.obs)[0, -1])
+    assert torch.equal(wm.calls[2][0][1], wm.encode(fresh.obs)[0, -4:])          # the new start's context
+    assert torch.equal(rollout.obs[0, 2], wm.calls[1][2][0])                      # the others go on
+
+
+def test_new_starts_burn_in_both_lstms_on_their_segment_padding_included(setup):
+    """As DIAMOND: the reward/end LSTM reads the segment's T-1 transitions, the agent's its T-1 first inputs;
+    padding steps are fed as they are (zero frames)."""
+    wm, ac = setup
+    batch = make_batch(steps=4)
+    batch.mask[:, :2] = False
+    batch.obs[:, :2] = 0.0
+    loop, env = make_loop(wm, ac, batch, burn_in_at_reset=True)
+    loop.reset()
+    x = wm.encode(batch.obs)
+    with torch.no_grad():
+        _, _, rew_state = wm.reward_end(x[:, :-1], batch.act[:, :-1], x[:, 1:], None)
+        state = None
+        for t in range(3):
+            _, _, state = ac(x[:, t], state)
+    assert all(torch.allclose(a, b) for a, b in zip(env.rew_state, rew_state))
+    assert torch.allclose(loop.hx, state[0]) and torch.allclose(loop.cx, state[1])
+    assert torch.equal(loop.obs, x[:, -1])
+
+
+def test_carried_over_imagination_continues_where_the_last_update_stopped(setup):
+    wm, ac = setup
+    training = ActorCriticTraining(wm, ac, AGENT)
+    training.loss(make_batch())
+    obs, hx = training.loop.obs.clone(), training.loop.hx.clone()
+    calls = len(wm.calls)
+    training.loss(make_batch())
+    assert torch.equal(wm.calls[calls][0][:, -1], obs)
+    state = training.state_dict()
+    assert torch.equal(state["loop"]["obs"], training.loop.obs) and not torch.equal(hx, training.loop.hx)
+
+
+def test_without_carry_over_every_update_restarts_from_its_batch(setup):
+    wm, ac = setup
+    training = ActorCriticTraining(wm, ac, dataclasses.replace(AGENT, imagination_carries_over=False))
+    training.loss(make_batch())
+    calls = len(wm.calls)
+    batch = make_batch()
+    training.loss(batch)
+    assert torch.equal(wm.calls[calls][0], wm.encode(batch.obs)[:, -4:])
+
+
+def test_imagination_state_restores_exactly(setup):
+    wm, ac = setup
+    training = ActorCriticTraining(wm, ac, AGENT)
+    training.loss(make_batch())
+    state = copy.deepcopy(training.state_dict())
+    batch = make_batch()
+    torch.manual_seed(1)
+    want, _ = training.loss(batch)
+    restored = ActorCriticTraining(wm, ac, AGENT)
+    restored.load_state_dict(state)
+    torch.manual_seed(1)
+    got, _ = restored.loss(batch)
+    assert got.item() == want.item()
 
 
 def test_gradient_reaches_actor_critic_but_never_the_world_model(setup):
@@ -137,8 +255,8 @@ def test_gradient_reaches_actor_critic_but_never_the_world_model(setup):
     loss, metrics = component.loss(make_batch())
     loss.backward()
     assert all(p.grad is None for p in wm.parameters())
-    assert ac.policy_head.weight.grad.abs().sum() > 0
-    assert ac.value_head.weight.grad.abs().sum() > 0
+    assert ac.actor_linear.weight.grad.abs().sum() > 0
+    assert ac.critic_linear.weight.grad.abs().sum() > 0
     assert metrics["imagined_reward"] > 0 and math.isfinite(metrics["loss"])
 
 
@@ -154,7 +272,7 @@ def test_component_step_changes_only_actor_critic(setup):
     assert {id(p) for g in component.param_groups for p in g.params} == {id(p) for p in ac.parameters()}
 
     wm_before = [p.detach().clone() for p in wm.parameters()]
-    head_before = ac.policy_head.weight.detach().clone()
+    head_before = ac.actor_linear.weight.detach().clone()
     optimizer = torch.optim.AdamW([{"params": g.params, "weight_decay": g.weight_decay}
                                    for g in component.param_groups], lr=1e-2)
     loss, _ = component.loss(make_batch())
@@ -162,7 +280,7 @@ def test_component_step_changes_only_actor_critic(setup):
     loss.backward()
     torch.nn.utils.clip_grad_norm_(ac.parameters(), component.grad_clip)
     optimizer.step()
-    assert not torch.equal(ac.policy_head.weight, head_before)
+    assert not torch.equal(ac.actor_linear.weight, head_before)
     assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters()))
 
 
@@ -173,30 +291,13 @@ def test_component_loss_under_bf16_autocast_and_channels_last(setup):
         loss, metrics = actor_critic_component(wm, ac, AGENT).loss(make_batch())
     loss.backward()
     assert loss.dtype == torch.float32 and math.isfinite(metrics["loss"])
-    assert ac.policy_head.weight.grad.abs().sum() > 0
+    assert ac.actor_linear.weight.grad.abs().sum() > 0
 
 
 def test_component_uses_at_most_batch_size_trajectories(setup):
     wm, ac = setup
     actor_critic_component(wm, ac, AGENT).loss(make_batch(batch=7))
     assert wm.calls[0][0].shape[0] == AGENT.batch_size
-
-
-def test_burn_in_ignores_padding_steps(setup):
-    wm, ac = setup
-    batch = make_batch(steps=4)
-    batch.mask[:, :2] = False
-    x = wm.encode(batch.obs)
-    x_other = x.clone()
-    x_other[:, :2] = torch.randn_like(x_other[:, :2]) * 5
-    act_other = batch.act.clone()
-    act_other[:, :2] = (act_other[:, :2] + 1) % NUM_ACTIONS
-    ac_a, rew_a = _burn_in(wm, ac, x, batch.act, batch.mask)
-    ac_b, rew_b = _burn_in(wm, ac, x_other, act_other, batch.mask)
-    for a, b in zip(ac_a + rew_a, ac_b + rew_b):
-        assert torch.allclose(a, b)
-    full_a, _ = _burn_in(wm, ac, x, batch.act, torch.ones_like(batch.mask))
-    assert not torch.allclose(full_a[0], ac_a[0])    # without the mask the padding does change the state
 
 
 def test_longer_burn_in_than_context(setup):
@@ -213,7 +314,7 @@ def test_bad_setups_raise_value_errors(setup):
     with pytest.raises(ValueError, match="reads"):
         actor_critic_component(wm, ActorCritic((16, 8, 8), NUM_ACTIONS, AGENT), AGENT)
     with pytest.raises(ValueError, match="at least"):
-        imagine(wm, ac, make_batch(steps=2), horizon=3)
+        make_loop(wm, ac, make_batch(steps=2))[0].rollout(3)
 
 
 class BanditRewardEnd(RewardEndModel):
@@ -256,16 +357,16 @@ def test_one_actor_critic_update_in_each_registered_world_model(method):
     ac = ActorCritic(tuple(wm.agent_input_shape), 4, cfg.agent)
     batch = make_batch(batch=2, steps=cfg.agent.burn_in, num_actions=4)
 
-    component = actor_critic_component(wm, ac, cfg.agent)
     wm_before = [p.detach().clone() for p in wm.parameters()]
     ac_before = [p.detach().clone() for p in ac.parameters()]
-    optimizer = torch.optim.AdamW(component.param_groups[0].params, lr=1e-3, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(ac.parameters(), lr=1e-3, weight_decay=0.0)
     with torch.no_grad():
-        ac.value_head.bias.fill_(0.5)            # a non-zero value makes the value loss move every head
-    traj = imagine(wm, ac, batch, cfg.agent.horizon)
-    assert traj.obs.shape == (2, 3, *wm.agent_input_shape)
-    assert torch.isfinite(traj.obs).all() and torch.isfinite(traj.values).all()
-    loss, metrics = actor_critic_loss(traj, cfg.agent)
+        ac.critic_linear.bias.fill_(0.5)         # a non-zero value makes the value loss move every head
+    loop, _ = make_loop(wm, ac, batch, horizon=cfg.agent.horizon)
+    rollout = loop.rollout(cfg.agent.horizon)
+    assert rollout.obs.shape == (2, 2, *wm.agent_input_shape)
+    assert torch.isfinite(rollout.obs).all() and torch.isfinite(rollout.val).all()
+    loss, metrics = actor_critic_loss(rollout, cfg.agent)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

@@ -1,125 +1,159 @@
-"""Imagination: roll the actor-critic out inside any world model, starting from replay segments.
+"""Imagination: the actor-critic acting in an environment of ``num_envs`` parallel trajectories, as
+DIAMOND's env loop does it.
 
-The world model is only ever asked for what :class:`~jedi_bench.worldmodels.base.WorldModel` offers
-(``encode``, ``sample_next``, ``reward_end``), so the same loop serves pixel and latent variants.
-Everything the world model does runs under ``no_grad``: the agent's loss must never train it. The
-actor-critic's forward passes on imagined states keep their graph, which is what the losses need.
+The environment is anything with the interface of :class:`ImaginedEnv`: in training the world model
+(:class:`~jedi_bench.agent.world_model_env.WorldModelEnv`), in the parity tests a scripted one. When a
+trajectory dies (an imagined end or a truncation) the environment has already replaced it with a fresh
+one; the loop bootstraps the dead step from the value of its final observation, zeroes that
+trajectory's LSTM state and feeds it the new start's burn-in observations, and the steps that follow
+are trained on like any other.
+
+The loop keeps its place between rollouts (DIAMOND's coroutine): the next ``rollout`` continues every
+trajectory where the previous one stopped, with the LSTM state carried over but detached.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch.distributions import Categorical
 
-from jedi_bench.data.batch import Batch
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.worldmodels.base import WorldModel
+
+StepOutput = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]
+
+
+class ImaginedEnv(Protocol):
+    """``num_envs`` trajectories stepped together (DIAMOND's ``WorldModelEnv`` interface).
+
+    ``step(act)`` returns (obs, rew, end, trunc, info), each with a leading [num_envs]. For the envs that
+    died at this step (``end or trunc``), in index order, ``info["final_observation"]`` holds the
+    observation the step led to, ``obs`` already holds the replacement's first observation, and
+    ``info["burnin_obs"]`` [n_dead, K, ...] the K observations before it. ``reset()`` returns (obs, info),
+    with ``info["burnin_obs"]`` for every env where the environment has them.
+    """
+
+    num_envs: int
+
+    def reset(self) -> tuple[torch.Tensor, dict[str, Any]]: ...
+
+    def step(self, act: torch.Tensor) -> StepOutput: ...
 
 
 @dataclass
-class Trajectory:
-    """``B`` imagined trajectories of ``H`` steps.
+class Rollout:
+    """``num_steps`` steps of ``B`` trajectories, batch first.
 
-    obs:     [B, H+1, *agent_input_shape] imagined inputs x_0..x_H (detached; x_0 is the last replay step)
-    actions: [B, H]      actions sampled from the policy
-    logits:  [B, H, A]   policy logits at x_0..x_{H-1} (with grad)
-    values:  [B, H+1]    values at x_0..x_H, the last one is the bootstrap (with grad)
-    rewards: [B, H]      sampled reward signs in {-1, 0, 1}
-    ends:    [B, H]      sampled terminations
-    mask:    [B, H]      True up to and including the first imagined end
+    obs:           [B, T, ...] what the policy acted on (detached)
+    act:           [B, T]      sampled actions
+    rew:           [B, T]      rewards
+    end, trunc:    [B, T]      bool: the step ended its trajectory with a terminal / a time limit
+    logits:        [B, T, A]   policy logits (with grad)
+    val:           [B, T]      values (with grad)
+    val_bootstrap: [B, T]      value of the state each step led to (of its final observation where the
+                               trajectory died; detached)
     """
 
     obs: torch.Tensor
-    actions: torch.Tensor
+    act: torch.Tensor
+    rew: torch.Tensor
+    end: torch.Tensor
+    trunc: torch.Tensor
     logits: torch.Tensor
-    values: torch.Tensor
-    rewards: torch.Tensor
-    ends: torch.Tensor
-    mask: torch.Tensor
+    val: torch.Tensor
+    val_bootstrap: torch.Tensor
 
 
-def _keep_where(valid: torch.Tensor, new, old):
-    """Per sample, keep the ``new`` recurrent state where ``valid`` and the ``old`` one on padding.
+def sample_categorical(logits: torch.Tensor) -> torch.Tensor:
+    return Categorical(logits=logits).sample()
 
-    States are opaque to the agent (tensors or nested tuples of them; ``None`` means zeros); the batch
-    dimension of each tensor is its first dimension of size B, which covers both [B, H] (LSTMCell)
-    and [layers, B, H] (nn.LSTM) layouts. A model without recurrent state may return ``None``.
+
+class ImaginationLoop:
+    """DIAMOND's env loop: acts in ``env`` with ``ac`` and returns rollouts of any length.
+
+    ``sample_action(logits) -> actions`` draws the actions (tests replay recorded draws through it).
+    ``burn_in_at_reset`` feeds the reset's ``burnin_obs`` to the LSTM; DIAMOND's loop ignores them,
+    which matters only for the first rollout of a loop that carries over (``agent.imagination_carries_over``).
     """
-    if new is None:
-        return None
-    if isinstance(new, (tuple, list)):
-        olds = old if old is not None else [None] * len(new)
-        return type(new)(_keep_where(valid, n, o) for n, o in zip(new, olds))
-    if old is None:
-        old = torch.zeros_like(new)
-    batch_dim = list(new.shape).index(valid.shape[0])
-    shape = [1] * new.ndim
-    shape[batch_dim] = valid.shape[0]
-    return torch.where(valid.view(shape), new, old)
 
+    def __init__(self, env: ImaginedEnv, ac: ActorCritic,
+                 sample_action: Callable[[torch.Tensor], torch.Tensor] = sample_categorical,
+                 burn_in_at_reset: bool = False):
+        self.env, self.ac = env, ac
+        self.sample_action = sample_action
+        self.burn_in_at_reset = burn_in_at_reset
+        self.obs: torch.Tensor | None = None       # what the policy acts on next; None before the first reset
+        self.hx = self.cx = None
 
-@torch.no_grad()
-def _burn_in(wm: WorldModel, ac: ActorCritic, x: torch.Tensor, act: torch.Tensor, mask: torch.Tensor):
-    """Feed the replay steps before the last one to both LSTMs; padding steps leave the states untouched."""
-    ac_state = ac.initial_state(x.shape[0], x.device)
-    rew_state = None
-    for t in range(x.shape[1] - 1):
-        valid = mask[:, t]
-        _, _, new_ac_state = ac(x[:, t], ac_state)
-        ac_state = _keep_where(valid, new_ac_state, ac_state)
-        _, _, new_rew_state = wm.reward_end(x[:, t:t + 1], act[:, t:t + 1], x[:, t + 1:t + 2], rew_state)
-        rew_state = _keep_where(valid, new_rew_state, rew_state)
-    return ac_state, rew_state
+    def reset(self) -> None:
+        """Start every trajectory afresh."""
+        obs, info = self.env.reset()
+        self.hx, self.cx = self.ac.initial_state(obs.shape[0], obs.device)
+        if self.burn_in_at_reset and "burnin_obs" in info:
+            everyone = torch.ones(obs.shape[0], dtype=torch.bool, device=obs.device)
+            self.hx, self.cx = self._burn_in(everyone, info["burnin_obs"], self.hx, self.cx)
+        self.obs = obs
 
+    def _burn_in(self, rows: torch.Tensor, burnin_obs: torch.Tensor, hx: torch.Tensor, cx: torch.Tensor):
+        """Feed ``burnin_obs`` [n, K, ...] to the LSTM state of the ``rows`` (bool [B]), which start at zero.
 
-def imagine(wm: WorldModel, ac: ActorCritic, batch: Batch, horizon: int) -> Trajectory:
-    """Imagine ``horizon`` steps for every replay segment of ``batch`` (all samples in parallel).
+        As in DIAMOND, this keeps its graph: the steps after a reset train the encoder and LSTM through it.
+        """
+        index = torch.nonzero(rows).squeeze(1)
+        h, c = hx[index], cx[index]
+        for k in range(burnin_obs.shape[1]):
+            _, _, (h, c) = self.ac(burnin_obs[:, k], (h, c))
+        return hx.index_put((index,), h), cx.index_put((index,), c)
 
-    The segments (``T >= wm.cfg.context`` steps) are encoded, both LSTMs are burnt in on their first
-    T-1 steps with the real actions, and imagination starts at the last real step, whose context
-    window (the last ``context`` inputs and actions) conditions the first prediction.
-    """
-    context = wm.cfg.context
-    if batch.seq_len < context:
-        raise ValueError(f"imagination needs replay segments of at least world_model.context={context} steps, "
-                         f"got {batch.seq_len}")
-    if horizon < 1:
-        raise ValueError(f"imagination horizon must be >= 1, got {horizon}")
-    with torch.no_grad():
-        x = wm.encode(batch.obs).float()
-    ac_state, rew_state = _burn_in(wm, ac, x, batch.act, batch.mask)
-
-    obs_window = x[:, -context:]
-    act_window = batch.act[:, -context:].clone()      # the last slot receives the imagined action
-    x_t = x[:, -1]
-    observations, actions, logits, values, rewards, ends = [x_t], [], [], [], [], []
-    for _ in range(horizon):
-        step_logits, value, ac_state = ac(x_t, ac_state)
+    def rollout(self, num_steps: int) -> Rollout:
+        """Run ``num_steps`` steps from where the previous rollout stopped (after a reset for the first)."""
+        if num_steps < 1:
+            raise ValueError(f"a rollout needs at least one step, got {num_steps}")
+        if self.obs is None:
+            self.reset()
+        obs, hx, cx = self.obs, self.hx.detach(), self.cx.detach()
+        steps: list[list[torch.Tensor]] = []
+        dead = val_final = None                    # of the previous step: which envs died, their final values
+        for _ in range(num_steps):
+            logits, val, (hx, cx) = self.ac(obs, (hx, cx))
+            with torch.no_grad():
+                act = self.sample_action(logits.detach())
+            next_obs, rew, end, trunc, info = self.env.step(act)
+            if steps:
+                steps[-1][-1] = self._bootstrap(val.detach(), dead, val_final)
+            dead = torch.logical_or(end.bool(), trunc.bool())
+            val_final = None
+            if dead.any():
+                with torch.no_grad():
+                    _, val_final, _ = self.ac(info["final_observation"], (hx[dead], cx[dead]))
+                alive = (~dead).to(hx.dtype).unsqueeze(1)
+                hx, cx = hx * alive, cx * alive
+                if "burnin_obs" in info:
+                    hx, cx = self._burn_in(dead, info["burnin_obs"], hx, cx)
+            steps.append([obs.detach(), act, rew.float(), end.bool(), trunc.bool(), logits, val, None])
+            obs = next_obs
         with torch.no_grad():
-            action = Categorical(logits=step_logits.detach()).sample()
-            act_window[:, -1] = action
-            x_next = wm.sample_next(obs_window, act_window).float()
-            rew_logits, end_logits, rew_state = wm.reward_end(x_t[:, None], action[:, None], x_next[:, None],
-                                                              rew_state)
-            reward = Categorical(logits=rew_logits[:, 0].float()).sample().float() - 1.0
-            end = Categorical(logits=end_logits[:, 0].float()).sample().bool()
-            obs_window = torch.cat([obs_window[:, 1:], x_next[:, None]], dim=1)
-            act_window = torch.cat([act_window[:, 1:], torch.zeros_like(action)[:, None]], dim=1)
-        observations.append(x_next)
-        actions.append(action)
-        logits.append(step_logits)
-        values.append(value)
-        rewards.append(reward)
-        ends.append(end)
-        x_t = x_next
-    _, bootstrap, _ = ac(x_t, ac_state)
-    values.append(bootstrap)
+            _, val_next, _ = self.ac(obs, (hx, cx))
+        steps[-1][-1] = self._bootstrap(val_next, dead, val_final)
+        self.obs, self.hx, self.cx = obs, hx, cx
+        return Rollout(*(torch.stack(field, dim=1) for field in zip(*steps)))
 
-    ends_t = torch.stack(ends, dim=1)
-    alive_before = torch.cumprod((~ends_t).long(), dim=1)[:, :-1].bool()
-    mask = torch.cat([torch.ones_like(ends_t[:, :1]), alive_before], dim=1)
-    return Trajectory(obs=torch.stack(observations, dim=1), actions=torch.stack(actions, dim=1),
-                      logits=torch.stack(logits, dim=1), values=torch.stack(values, dim=1),
-                      rewards=torch.stack(rewards, dim=1), ends=ends_t, mask=mask)
+    @staticmethod
+    def _bootstrap(val_next: torch.Tensor, dead: torch.Tensor | None, val_final: torch.Tensor | None
+                   ) -> torch.Tensor:
+        """The value of the state each env's last step led to: its next state, or its final observation."""
+        if val_final is None:
+            return val_next
+        return val_next.index_put((torch.nonzero(dead).squeeze(1),), val_final)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loop stands (its environment's state is the environment's to keep)."""
+        return {"obs": self.obs, "hx": None if self.hx is None else self.hx.detach(),
+                "cx": None if self.cx is None else self.cx.detach()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = self.ac.actor_linear.weight.device
+        self.obs, self.hx, self.cx = (None if state[k] is None else state[k].to(device) for k in ("obs", "hx", "cx"))

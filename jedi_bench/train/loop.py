@@ -90,7 +90,7 @@ class Trainer:
     """Runs one training run in ``run_dir`` (the caller writes config/run_info and scores)."""
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: torch.device, progress: bool = True):
-        from jedi_bench.agent.component import actor_critic_component
+        from jedi_bench.agent.component import ActorCriticTraining
 
         self.cfg, self.run_dir, self.device, self.progress = cfg, Path(run_dir), device, progress
         self.rng = seed_everything(cfg.seed, device)
@@ -99,7 +99,8 @@ class Trainer:
         wm, ac = self.models.wm, self.models.actor_critic
         t = cfg.train
         self.optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in wm.components()]
-        self.optimizers.append(ComponentOptimizer(actor_critic_component(wm, ac, cfg.agent), t,
+        self.actor_critic_training = ActorCriticTraining(wm, ac, cfg.agent, self.sample_segments)
+        self.optimizers.append(ComponentOptimizer(self.actor_critic_training.component(), t,
                                                   cfg.agent.batch_size, zero_weight_decay=True))
         names = [o.name for o in self.optimizers]
         if len(set(names)) != len(names):
@@ -241,6 +242,10 @@ class Trainer:
                                    final_rows=opt.component.final_rows)
         return opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16)
 
+    def sample_segments(self, n: int):
+        """Fresh replay segments for imagined trajectories that died (the actor-critic's segment length)."""
+        return self.replay.sample(n, self.cfg.agent.burn_in, self.rng).to(self.device)
+
     @torch.no_grad()
     def latent_stats(self) -> dict[str, float]:
         """Collapse monitor of the latent variants, on a fresh replay batch (empty for pixel models)."""
@@ -278,6 +283,7 @@ class Trainer:
             "rng": ckpt.rng_state(self.rng),
             "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
             "replay": self.replay.state_dict(),   # the open episode; finished ones are on disk already
+            "imagination": self.actor_critic_training.state_dict(),
         }
 
     @property
@@ -311,6 +317,8 @@ class Trainer:
         self.replay = ReplayBuffer.load(self.replay_dir, state["replay"], self.cfg.train.replay_chunk_probs)
         self.runner.load_state_dict(state["env"])
         self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))
+        if "imagination" in state:             # a checkpoint without it restarts imagination afresh
+            self.actor_critic_training.load_state_dict(state["imagination"])
         ckpt.set_rng_state(state["rng"], self.rng)
 
     def close(self) -> None:
