@@ -67,7 +67,7 @@ def test_human_agent_optimal_split_is_13_13_and_covers_every_game():
 
 def test_diamond_published_aggregates_recomputed_from_per_game_means():
     per_game = normalize_wide(published_score_wide()[["DIAMOND"]])["DIAMOND"]
-    m = point_metrics(MethodScores("DIAMOND", list(per_game.index), per_game.to_numpy()[None, :], bootstrap=False))
+    m = point_metrics(MethodScores("DIAMOND", list(per_game.index), per_game.to_numpy()[None, :], runs=False))
     assert round(m["mean_hns"], 3) == 1.459
     assert round(m["median_hns"], 3) == 0.373
     assert m["n_superhuman"] == 11
@@ -116,11 +116,12 @@ def test_vectorised_improvement_probability_equals_rliable():
 
 def test_aggregate_table_is_reproducible_and_marks_point_estimates():
     suite = MethodScores("x", GAMES, MATRIX)
-    published = MethodScores("p", GAMES, MATRIX[:1], bootstrap=False, source="published")
+    published = MethodScores("p", GAMES, MATRIX[:1], runs=False, source="published")
     first = aggregate_table([suite, published], reps=200, seed=5)
     pd.testing.assert_frame_equal(first, aggregate_table([suite, published], reps=200, seed=5))
     assert first.loc["x", "intervals"] == "95% stratified bootstrap"
-    assert first.loc["p", "intervals"] == "point estimate" and np.isnan(first.loc["p", "iqm_lo"])
+    assert first.loc["p", "intervals"].startswith("point estimate (per-game means")
+    assert np.isnan(first.loc["p", "iqm_lo"]) and np.isnan(first.loc["p", "runs_per_game"])
 
 
 def _write_run(root, method, game, seed, score):

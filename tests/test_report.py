@@ -11,11 +11,13 @@ from jedi_bench.analysis.report import aggregate, published_report
 from jedi_bench.cli import main
 
 TABLES = ("per_game_scores", "per_game_hns", "aggregates", "paper_comparison", "probability_of_improvement",
-          "learning_curves", "sample_efficiency", "efficiency")
+          "against_diamond_runs", "published_sources", "learning_curves", "sample_efficiency", "efficiency")
 FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
            "learning_curves", "sample_efficiency", "compute")
-SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (20.0, 30.0),
-          ("diamond", "Pong"): (-20.0, -18.0), ("diamond", "Boxing"): (5.0, 3.0)}
+# DIAMOND's published runs: Pong 19.3 to 20.9, Boxing 71.4 to 99.4. jedi is below on Pong and above on
+# Boxing, diamond below on Pong and inside on Boxing.
+SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (100.0, 99.6),
+          ("diamond", "Pong"): (-20.0, -18.0), ("diamond", "Boxing"): (80.0, 90.0)}
 
 
 def _profile(method, update_ms, frames_per_s, memory_mb):
@@ -71,18 +73,36 @@ def test_aggregate_writes_every_table_and_figure(runs, tmp_path):
 
     per_game = pd.read_csv(out / "tables" / "per_game_scores.csv", index_col=0)
     assert per_game.loc["Pong", "jedi"] == pytest.approx(12.0)  # mean over the two seeds
-    assert per_game.loc["Boxing", "DIAMOND"] == pytest.approx(86.9)  # published baseline alongside
+    assert per_game.loc["Boxing", "DIAMOND"] == pytest.approx(86.9)  # mean of DIAMOND's released runs
     agg = pd.read_csv(out / "tables" / "aggregates.csv", index_col=0)
-    assert set(agg.loc[["jedi", "diamond"], "games"]) == {2}
+    assert set(agg.loc[["jedi", "diamond", "DIAMOND"], "games"]) == {2}
     assert agg.loc["jedi", "runs_per_game"] == 2
     assert agg.loc["jedi", "mean_hns_lo"] <= agg.loc["jedi", "mean_hns"] <= agg.loc["jedi", "mean_hns_hi"]
     assert agg.loc["jedi", "mean_hns"] > agg.loc["diamond", "mean_hns"]
-    assert agg.loc["DIAMOND", "intervals"] == "point estimate" and pd.isna(agg.loc["DIAMOND", "iqm_lo"])
+    # published runs get intervals the same way as the suite's runs, over the same games
+    assert agg.loc["DIAMOND", "source"] == "published runs" and agg.loc["DIAMOND", "runs_per_game"] == 5
+    assert agg.loc["DIAMOND", "iqm_lo"] <= agg.loc["DIAMOND", "iqm"] <= agg.loc["DIAMOND", "iqm_hi"]
+    assert "Freeway 0" in agg.loc["STORM", "caveat"]
+    assert agg.loc["EfficientZero", "source"] == "published means" and pd.isna(agg.loc["EfficientZero", "iqm_lo"])
+    assert "JEDI" not in agg.index  # claimed 26-game aggregates are not shown over 2 games
     paper = pd.read_csv(out / "tables" / "paper_comparison.csv").set_index(["method", "metric"])
     assert paper.loc[("diamond", "mean_hns"), "reported"] == pytest.approx(1.459)
+    assert paper.loc[("diamond", "iqm"), "paper_runs"] == pytest.approx(agg.loc["DIAMOND", "iqm"])
     assert paper.loc[("jedi", "iqm"), "suite"] == pytest.approx(agg.loc["jedi", "iqm"])
     poi = pd.read_csv(out / "tables" / "probability_of_improvement.csv").set_index(["x", "y"])
     assert poi.loc[("jedi", "diamond"), "probability"] == pytest.approx(1.0)
+    # jedi beats every DIAMOND run on Boxing and none on Pong; the pairs have intervals
+    assert poi.loc[("jedi", "DIAMOND"), "probability"] == pytest.approx(0.5)
+    assert poi.loc[("jedi", "DIAMOND"), "lo"] <= 0.5 <= poi.loc[("jedi", "DIAMOND"), "hi"]
+    assert poi.loc[("diamond", "DIAMOND"), "probability"] < 0.5
+    assert set(poi.index.get_level_values("x")) == {"jedi", "diamond", "DIAMOND"}  # only methods with runs
+    against = pd.read_csv(out / "tables" / "against_diamond_runs.csv", index_col=0)
+    assert against.loc["Boxing", "DIAMOND_min"] == pytest.approx(71.4)
+    assert against.loc["Boxing", "DIAMOND_max"] == pytest.approx(99.4)
+    assert against.loc[["Boxing", "Pong"], "jedi_vs_DIAMOND"].tolist() == ["above", "below"]
+    assert against.loc[["Boxing", "Pong"], "diamond_vs_DIAMOND"].tolist() == ["inside", "below"]
+    assert "jedi against DIAMOND's runs: 0 inside, 1 above, 1 below of 2 games" in report
+    assert "per-game means only" in report and "Freeway 0" in report
     eff = pd.read_csv(out / "tables" / "efficiency.csv", index_col=0)
     assert eff.loc["jedi", "update_speedup_vs_diamond"] == pytest.approx(3.0)
     assert eff.loc["jedi", "memory_ratio_vs_diamond"] == pytest.approx(0.5)
@@ -92,8 +112,8 @@ def test_aggregate_writes_every_table_and_figure(runs, tmp_path):
     assert last["mean"].item() == pytest.approx(12.0) and last["seeds"].item() == 2
     iqm = pd.read_csv(out / "tables" / "sample_efficiency.csv")
     first = iqm[(iqm["method"] == "diamond") & (iqm["env_steps"] == 100)]
-    # diamond at 100 steps: returns 3, 1 on Boxing and -22, -20 on Pong; the IQM of their HNS
-    expected = np.mean(sorted([(3 - 0.1) / 12, (1 - 0.1) / 12, (-22 + 20.7) / 35.3, (-20 + 20.7) / 35.3])[1:3])
+    # diamond at 100 steps: returns 78, 88 on Boxing and -22, -20 on Pong; the IQM of their HNS
+    expected = np.mean(sorted([(78 - 0.1) / 12, (88 - 0.1) / 12, (-22 + 20.7) / 35.3, (-20 + 20.7) / 35.3])[1:3])
     assert first["iqm_hns"].item() == pytest.approx(expected)
     assert first["lo"].item() <= expected <= first["hi"].item()
     assert "\\begin{table}" in (out / "tables" / "aggregates.tex").read_text()
@@ -126,7 +146,7 @@ def test_published_report(tmp_path):
     out = tmp_path / "published"
     assert published_report(str(out), reps=200) == 0
     for name in ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement",
-                 "reported_vs_recomputed"):
+                 "reported_vs_recomputed", "published_sources"):
         for ext in ("csv", "md", "tex"):
             assert (out / "tables" / f"{name}.{ext}").exists(), f"{name}.{ext}"
     for name in ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns"):
@@ -134,8 +154,23 @@ def test_published_report(tmp_path):
             assert (out / "figures" / f"{name}.{ext}").exists(), f"{name}.{ext}"
     agg = pd.read_csv(out / "tables" / "aggregates.csv", index_col=0)
     assert agg.loc["DIAMOND", "mean_hns"] == pytest.approx(1.459, abs=5e-4)
+    assert round(agg.loc["DIAMOND", "iqm"], 3) == 0.641  # from its runs, not 0.757 from per-game means
+    assert agg.loc["DIAMOND", "iqm_lo"] < 0.641 < agg.loc["DIAMOND", "iqm_hi"]
     assert agg.loc["DIAMOND", "n_superhuman"] == 11
-    assert (agg["games"] == 26).all() and (agg["intervals"] == "point estimate").all()
+    assert (agg["games"] == 26).all()
+    sources = agg["source"]
+    assert set(sources[sources == "published runs"].index) >= {"DIAMOND", "IRIS", "SPR", "CURL", "STORM"}
+    assert set(sources[sources == "published means"].index) == {"EfficientZero", "MuZero", "BBF", "SR-SPR",
+                                                                "DreamerV3-2025"}
+    assert set(sources[sources == "published claim"].index) == {"JEDI", "TWISTER", "EDELINE", "DyMoDreamer"}
+    assert (agg.loc[sources == "published runs", "intervals"] == "95% stratified bootstrap").all()
+    assert agg.loc[sources != "published runs", "iqm_lo"].isna().all()
+    assert agg.loc["DyMoDreamer", "mean_hns"] == pytest.approx(1.566) and pd.isna(agg.loc["DyMoDreamer", "iqm"])
     check = pd.read_csv(out / "tables" / "reported_vs_recomputed.csv").set_index(["method", "metric"])
     assert check.loc[("DIAMOND", "median_hns"), "difference"] == pytest.approx(0.0, abs=5e-4)
-    assert "point estimate" in (out / "report.md").read_text()
+    assert check.loc[("DIAMOND", "iqm"), "difference"] == pytest.approx(0.0, abs=5e-4)
+    assert check.loc[("STORM", "iqm"), "difference"] < -0.05  # its file's Freeway 0, said in its caveat
+    poi = pd.read_csv(out / "tables" / "probability_of_improvement.csv")
+    assert not set(poi["x"]) & {"EfficientZero", "MuZero", "BBF", "JEDI"}
+    report = (out / "report.md").read_text()
+    assert "per-game means only" in report and "Freeway 0 on all 5 seeds" in report

@@ -1,8 +1,9 @@
 """Aggregate metrics over games, with rliable's stratified bootstrap intervals.
 
-A method's scores are a matrix runs x games of HNS (rliable's layout). Published baselines only
-give per-game means: they enter as a 1 x games matrix and get point estimates, never intervals,
-because a bootstrap over one "run" would claim a certainty the data does not have.
+A method's scores are a matrix runs x games of HNS (rliable's layout). The suite's runs and the published
+methods' released runs go through the same functions. A published method known only by per-game means
+enters as a 1 x games matrix with ``runs=False``: it gets point estimates, never intervals, and the
+performance profiles and probability of improvement refuse it, because those are statistics of runs.
 """
 
 from __future__ import annotations
@@ -17,20 +18,28 @@ from rliable import metrics
 
 from jedi_bench.analysis.published import human_optimal_games
 
+# Where a method's scores come from (``MethodScores.source``).
+SUITE, PUBLISHED_RUNS, PUBLISHED_MEANS, PUBLISHED_CLAIM = "suite", "published runs", "published means", \
+    "published claim"
+
 # Metrics that get bootstrap intervals, in rliable's definitions (mean/median of per-game means,
 # IQM and optimality gap over all runs and games).
 INTERVAL_METRICS = ("mean_hns", "median_hns", "iqm", "optimality_gap")
+# The aggregates papers report, in the order of published_aggregates.csv.
+REPORTED_METRICS = ("mean_hns", "median_hns", "iqm", "optimality_gap", "n_superhuman", "har_hns")
 
 
 @dataclass
 class MethodScores:
-    """HNS of one method: ``matrix`` is runs x games; ``bootstrap`` False for published point data."""
+    """HNS of one method: ``matrix`` is runs x games; ``runs`` False when its rows are not runs (one row
+    of published per-game means); ``caveat`` says what a reader of its numbers must know."""
 
     name: str
     games: list[str]
     matrix: np.ndarray
-    bootstrap: bool = True
-    source: str = "suite"
+    runs: bool = True
+    source: str = SUITE
+    caveat: str = ""
 
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=float)
@@ -46,7 +55,19 @@ class MethodScores:
 
     def restrict(self, games: list[str]) -> MethodScores:
         idx = [self.games.index(g) for g in games]
-        return MethodScores(self.name, list(games), self.matrix[:, idx], self.bootstrap, self.source)
+        return MethodScores(self.name, list(games), self.matrix[:, idx], self.runs, self.source, self.caveat)
+
+    @property
+    def can_bootstrap(self) -> bool:
+        return self.runs and self.matrix.shape[0] > 1
+
+
+def _require_runs(methods: list[MethodScores], statistic: str) -> None:
+    """Profiles and improvement probabilities are distributions over runs: per-game means would enter
+    them as if each were one run, so they are refused rather than mixed in."""
+    means = [m.name for m in methods if not m.runs]
+    if means:
+        raise ValueError(f"{statistic} needs runs; {', '.join(means)} only has per-game means")
 
 
 def harmonic_hns(per_game_hns: np.ndarray) -> float:
@@ -115,16 +136,19 @@ def bootstrap_intervals(matrix: np.ndarray, reps: int, seed: int = 0) -> dict[st
 
 def aggregate_table(methods: list[MethodScores], reps: int, seed: int = 0) -> pd.DataFrame:
     """One row per method: point estimates, intervals where the method has several runs per game,
-    and which games the aggregates are over."""
+    which games the aggregates are over, where the scores come from and their caveat."""
     rows = []
     for i, m in enumerate(methods):
-        row = {"method": m.name, "source": m.source, "games": len(m.games), "runs_per_game": m.matrix.shape[0]}
+        row = {"method": m.name, "source": m.source, "games": len(m.games),
+               "runs_per_game": m.matrix.shape[0] if m.runs else float("nan")}
         row.update(point_metrics(m))
-        can_bootstrap = m.bootstrap and m.matrix.shape[0] > 1
-        intervals = bootstrap_intervals(m.matrix, reps, seed + i) if can_bootstrap else {}
+        intervals = bootstrap_intervals(m.matrix, reps, seed + i) if m.can_bootstrap else {}
         for name in INTERVAL_METRICS:
             row[f"{name}_lo"], row[f"{name}_hi"] = intervals.get(name, (float("nan"), float("nan")))
-        row["intervals"] = "95% stratified bootstrap" if can_bootstrap else "point estimate"
+        row["intervals"] = ("95% stratified bootstrap" if m.can_bootstrap else
+                            "point estimate (one run per game)" if m.runs else
+                            "point estimate (per-game means: IQM and gap over games)")
+        row["caveat"] = m.caveat
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
@@ -141,6 +165,7 @@ def _improvement_probability(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int = 0) -> pd.DataFrame:
     """P(X > Y) for every ordered pair, over the games both cover (rliable's definition: the
     Mann-Whitney probability per game, averaged over games). Intervals only when both have several runs."""
+    _require_runs(methods, "probability of improvement")
     rows = []
     for i, x in enumerate(methods):
         for j, y in enumerate(methods):
@@ -152,7 +177,7 @@ def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int
             xs, ys = x.restrict(common).matrix, y.restrict(common).matrix
             p = float(metrics.probability_of_improvement(xs, ys))
             lo = hi = float("nan")
-            if x.bootstrap and y.bootstrap and xs.shape[0] > 1 and ys.shape[0] > 1 and reps > 0:
+            if x.can_bootstrap and y.can_bootstrap and reps > 0:
                 with seeded(seed + 1000 * i + j):
                     _, ci = rly.get_interval_estimates({"pair": [xs, ys]}, _improvement_probability, reps=reps)
                 lo, hi = float(ci["pair"][0][0]), float(ci["pair"][1][0])
@@ -164,9 +189,10 @@ def performance_profiles(methods: list[MethodScores], taus: np.ndarray, reps: in
                          seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Fraction of runs (x games) with HNS > tau, for each tau (rliable's score distributions), with
     95% bands for methods that have several runs per game."""
+    _require_runs(methods, "a performance profile")
     out = {}
     for i, m in enumerate(methods):
-        if m.bootstrap and m.matrix.shape[0] > 1:
+        if m.can_bootstrap:
             with seeded(seed + i):
                 profile, bands = rly.create_performance_profile({m.name: m.matrix}, taus, reps=reps)
             out[m.name] = (profile[m.name], bands[m.name])

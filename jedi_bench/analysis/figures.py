@@ -1,5 +1,6 @@
-"""Figures of the report (matplotlib, Agg backend). Suite methods are drawn in colour with their 95%
-intervals; published baselines, which only have point estimates, as grey markers."""
+"""Figures of the report (matplotlib, Agg backend). Suite methods are drawn in colour and published runs
+in grey or muted colours, both with their 95% intervals; published per-game means and claimed aggregates,
+which have no runs, as distinct markers set apart, so they are never read as one of the others."""
 
 from __future__ import annotations
 
@@ -47,42 +48,69 @@ def _colors(names: list[str]) -> dict[str, str]:
 
 
 def _baseline_color(k: int):
-    """Muted colours for published baselines, distinct from the suite's."""
-    return plt.get_cmap("tab20b")((2 + 4 * k + k // 5) % 20)
+    """Colours for published baselines (Dark2, darker than the suite's tab10), cycling after eight."""
+    return plt.get_cmap("Dark2")(k % 8)
+
+
+BASELINE_DASHES = ("--", "-.", ":")
+
+
+# How each kind of row is drawn in the aggregate figure: label suffix, marker, marker size.
+ROW_STYLES = {"published runs": ("", "o", 5), "published means": (" (per-game means)", "D", 6),
+              "published claim": (" (claimed)", "X", 7)}
 
 
 def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
-    """One panel per interval metric; one row per method; bars are 95% intervals where they exist."""
-    methods = list(table.index)
-    suite = [m for m in methods if table.loc[m, "source"] == "suite"]
-    colors = _colors(suite)
+    """One panel per interval metric; one row per method, runs first (bars: 95% intervals), then methods
+    without runs below a line (hollow diamonds: per-game means; crosses: claimed figures)."""
+    order = ["suite", "published runs", "published means", "published claim"]
+    methods = sorted(table.index, key=lambda m: order.index(table.loc[m, "source"]))
+    sources = [table.loc[m, "source"] for m in methods]
+    colors = _colors([m for m, s in zip(methods, sources) if s == "suite"])
     fig, axes = plt.subplots(1, 4, figsize=(14, 0.35 * len(methods) + 1.5), sharey=True)
     y = np.arange(len(methods))[::-1]
+    with_runs = sum(s in ("suite", "published runs") for s in sources)
     for ax, (metric, name) in zip(axes, METRIC_TITLES.items()):
-        for yi, m in zip(y, methods):
+        for yi, m, source in zip(y, methods, sources):
             point, lo, hi = table.loc[m, [metric, f"{metric}_lo", f"{metric}_hi"]].astype(float)
             color = colors.get(m, "0.45")
             if not np.isnan(lo):
                 ax.barh(yi, hi - lo, left=lo, height=0.6, color=color, alpha=0.45)
-            ax.plot([point], [yi], marker="|" if m in colors else "o", color=color, markersize=12 if m in colors
-                    else 5)
+            if source == "suite":
+                ax.plot([point], [yi], marker="|", color=color, markersize=12)
+            else:
+                _, marker, size = ROW_STYLES[source]
+                hollow = source == "published means"
+                ax.plot([point], [yi], marker=marker, markersize=size, color=color,
+                        markerfacecolor="none" if hollow else color)
+        if 0 < with_runs < len(methods):
+            ax.axhline(len(methods) - with_runs - 0.5, color="k", linewidth=0.6)
         ax.set_title(name)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(y, methods)
+    caveats = table["caveat"].fillna("") if "caveat" in table.columns else pd.Series("", index=table.index)
+    flagged = {m for m, s in zip(methods, sources) if s == "published runs" and caveats[m]}
+    labels = [m + ("" if s == "suite" else ROW_STYLES[s][0]) + (" \u2020" if m in flagged else "")
+              for m, s in zip(methods, sources)]
+    axes[0].set_yticks(y, labels)
+    if flagged:
+        fig.text(0.01, 0.0, "\u2020 the released runs have a caveat (report.md)", fontsize=8)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
 
 
-def plot_performance_profiles(profiles: dict, taus: np.ndarray, stem: str | Path, title: str) -> list[Path]:
+def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str], stem: str | Path,
+                              title: str) -> list[Path]:
+    """Score distributions of runs: the suite's methods solid and coloured, published runs dashed in muted
+    colours; every band is a 95% interval."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    colors = _colors([n for n, (_, band) in profiles.items() if band is not None])
+    colors = _colors(suite)
     for k, (name, (profile, band)) in enumerate(profiles.items()):
-        color = colors.get(name)
-        style = ({"color": color, "linewidth": 2} if color else
-                 {"color": _baseline_color(k), "linestyle": "--", "linewidth": 1.2})
-        ax.plot(taus, profile, label=name, **style)
+        ours = name in colors
+        color = colors[name] if ours else _baseline_color(k)
+        style = {"linewidth": 2} if ours else {"linestyle": BASELINE_DASHES[k % 3], "linewidth": 1.3}
+        ax.plot(taus, profile, label=name, color=color, **style)
         if band is not None:
-            ax.fill_between(taus, band[0], band[1], color=color, alpha=0.2)
+            ax.fill_between(taus, band[0], band[1], color=color, alpha=0.2 if ours else 0.1)
     ax.set_xlabel("human-normalised score threshold tau")
     ax.set_ylabel("fraction of runs with score > tau")
     ax.set_ylim(0, 1.02)

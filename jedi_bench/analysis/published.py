@@ -1,5 +1,5 @@
-"""Published reference data as the analysis needs it: random/human scores, per-game means, aggregates
-and compute figures of other papers.
+"""Published reference data as the analysis needs it: random/human scores, per-run scores, per-game
+means, aggregates and compute figures of other papers, and what data each published method has.
 
 The package's loader (``jedi_bench.reference``, reading ``baselines/*.csv``) is the single source; this
 module only adapts it to the analysis and derives the Human-Optimal / Agent-Optimal game split from it.
@@ -19,7 +19,7 @@ SPLIT_METHODS = ("IRIS", "TWM", "DreamerV3-2023", "STORM")
 SPLIT_THRESHOLD = 0.75
 
 # Published world-model agents drawn next to the suite's own methods in its figures (tables list all).
-WORLD_MODEL_BASELINES = ("DIAMOND", "IRIS", "DreamerV3-2023", "STORM", "TWM", "Delta-IRIS", "Simulus")
+WORLD_MODEL_BASELINES = ("DIAMOND", "IRIS", "DreamerV3-2023", "STORM", "TWM", "Delta-IRIS", "REM", "Simulus")
 
 
 def random_human() -> pd.DataFrame:
@@ -30,6 +30,24 @@ def random_human() -> pd.DataFrame:
 def published_per_game() -> pd.DataFrame:
     """Long table: method, game, score (per-game means as the papers publish them)."""
     return reference.published_per_game()[["method", "game", "score"]]
+
+
+def published_methods() -> pd.DataFrame:
+    """Index method: ``data`` (runs, per-game means or aggregate only), runs_per_game, source, caveat."""
+    return reference.published_methods()
+
+
+def methods_with(data: str) -> list[str]:
+    """The published methods whose best data is ``data``, in the order of ``published_methods.csv``."""
+    table = published_methods()
+    return list(table.index[table["data"] == data])
+
+
+def published_runs() -> pd.DataFrame:
+    """Long table method, game, run, score, source of the methods that have runs (not the rows that are
+    one mean per game, which ``published_per_run.csv`` also holds for EfficientZero and MuZero)."""
+    runs = reference.published_per_run()
+    return runs[runs["method"].isin(methods_with("runs"))].reset_index(drop=True)
 
 
 def published_aggregates() -> pd.DataFrame:
