@@ -332,3 +332,41 @@ def test_sample_next_rejects_bad_context_with_a_clear_message(method):
         wm.sample_next(torch.zeros(2, 4, 3, 32, 32), torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="actions must be"):
         wm.sample_next(torch.zeros(2, 4, *shape), torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_weight_decay_reaches_only_linear_conv_and_lstm_weights_as_in_diamond():
+    """DIAMOND decays the weights of linear, convolutional and LSTM layers; biases, norms and embeddings
+    are not decayed. The optimizer's groups follow that rule for every component."""
+    from torch import nn
+
+    from jedi_bench.train.config import TrainConfig
+    from jedi_bench.train.optim import ComponentOptimizer
+
+    wm = make_world_model("diamond", tiny(), 4)
+    owner = {id(p): (type(m), name) for m in wm.modules() for name, p in m.named_parameters(recurse=False)}
+    layers = (nn.Linear, nn.Conv2d, nn.LSTM)
+    seen = {True: set(), False: set()}
+    for component in wm.components():
+        for group in ComponentOptimizer(component, TrainConfig(), 2).optimizer.param_groups:
+            for p in group["params"]:
+                kind, name = owner[id(p)]
+                should_decay = issubclass(kind, layers) and name.startswith("weight")
+                assert (group["weight_decay"] > 0) == should_decay, (kind, name)
+                seen[should_decay].add(kind)
+    assert seen[True] == {nn.Linear, nn.Conv2d, nn.LSTM}
+    assert {nn.GroupNorm, nn.Embedding, nn.Linear} <= seen[False]       # norms, embeddings and biases
+
+
+def test_learning_rate_warms_up_from_zero_as_in_diamond():
+    """DIAMOND's warm-up: lr * step / warmup_steps at update ``step``, so the first update has lr 0."""
+    from jedi_bench.train.config import TrainConfig
+    from jedi_bench.train.optim import ComponentOptimizer
+
+    wm = make_world_model("diamond", tiny(), 4)
+    opt = ComponentOptimizer(wm.components()[0], TrainConfig(lr=1e-3, warmup_steps=4), 2)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.optimizer.param_groups[0]["lr"])
+        opt.optimizer.step()
+        opt.scheduler.step()
+    assert lrs == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3])

@@ -91,8 +91,7 @@ def optimizer_impl(device: torch.device) -> str:
 
 def make_adamw(param_groups: list[ParamGroup], lr: float, eps: float, device: torch.device) -> torch.optim.AdamW:
     """One AdamW over a component's parameter groups (each with its lr scale and weight decay)."""
-    groups = [{"params": g.params, "lr": lr * g.lr_scale, "weight_decay": g.weight_decay}
-              for g in param_groups if g.params]
+    groups = [group for g in param_groups for group in g.optimizer_groups(lr)]
     if not groups:
         raise ValueError("a component has no parameters to optimise")
     impl = optimizer_impl(device)

@@ -143,5 +143,5 @@ def reward_end_component(model: RewardEndModel, loss: LossFn, cfg: WorldModelCon
                          shared: tuple[ParamGroup, ...] = ()) -> Component:
     """The reward/termination model as a trained component (every variant's, DIAMOND's settings), at
     ``rew_end_lr_scale`` x the run's lr; ``shared`` adds parameter groups its loss also trains (JEDI's encoder)."""
-    own = ParamGroup(list(model.parameters()), lr_scale=cfg.rew_end_lr_scale)
+    own = ParamGroup.of(model, lr_scale=cfg.rew_end_lr_scale)
     return Component("reward_end", [own, *shared], loss, segment_length=cfg.rew_end_seq_len, grad_clip=100.0)

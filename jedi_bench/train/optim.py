@@ -18,17 +18,18 @@ class NonFiniteLossError(RuntimeError):
 class ComponentOptimizer:
     """Trains one :class:`Component` (DIAMOND: AdamW, lr 1e-4, eps 1e-8, 100-step warm-up, clipping).
 
-    Each param group gets ``lr * lr_scale`` and its own weight decay (the actor-critic passes
-    ``weight_decay=0``). The warm-up is linear from ``lr / warmup_steps`` to ``lr`` over the
-    component's first ``warmup_steps`` updates, through a ``LambdaLR`` so that it is checkpointed.
+    Each param group gets ``lr * lr_scale`` and its own weight decay on the parameters it decays
+    (:meth:`ParamGroup.optimizer_groups`; the actor-critic passes ``weight_decay=0``). The warm-up is
+    DIAMOND's: the lr is ``lr * step / warmup_steps`` at update ``step`` (0 at the first one) until it
+    reaches ``lr``, through a ``LambdaLR`` so that it is checkpointed.
     """
 
     def __init__(self, component: Component, cfg: TrainConfig, batch_size: int, zero_weight_decay: bool = False):
         self.component = component
         self.batch_size = batch_size
-        groups = [{"params": [p for p in g.params if p.requires_grad], "lr": cfg.lr * g.lr_scale,
-                   "weight_decay": 0.0 if zero_weight_decay else g.weight_decay}
-                  for g in component.param_groups]
+        groups = [{**group, "params": [p for p in group["params"] if p.requires_grad],
+                   "weight_decay": 0.0 if zero_weight_decay else group["weight_decay"]}
+                  for g in component.param_groups for group in g.optimizer_groups(cfg.lr)]
         groups = [g for g in groups if g["params"]]
         if not groups:
             raise ValueError(f"component {component.name!r} has no trainable parameters")
@@ -38,7 +39,7 @@ class ComponentOptimizer:
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps, fused=fused or None)
         warmup = cfg.warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0)
+            self.optimizer, lambda step: min(1.0, step / warmup) if warmup > 0 else 1.0)
 
     @property
     def name(self) -> str:

@@ -61,9 +61,9 @@ class AELatentWorldModel(LatentWorldModel):
     def components(self) -> list[Component]:
         cfg = self.cfg
         return [
-            Component("autoencoder", [ParamGroup(list(self.autoencoder.parameters()))], self.autoencoder_loss,
+            Component("autoencoder", [ParamGroup.of(self.autoencoder)], self.autoencoder_loss,
                       segment_length=1, grad_clip=100.0),
-            Component("denoiser", [ParamGroup(list(self.dynamics.parameters()))], self.denoiser_loss,
+            Component("denoiser", [ParamGroup.of(self.dynamics)], self.denoiser_loss,
                       segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
             reward_end_component(self.reward_end_model, self.reward_end_loss, cfg),
         ]

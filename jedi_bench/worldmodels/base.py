@@ -22,13 +22,40 @@ from jedi_bench.worldmodels.config import WorldModelConfig
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
 
 
+#: modules whose weights take weight decay (DIAMOND's rule); their biases, norms and embeddings do not
+DECAYED_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.LSTM, nn.LSTMCell)
+
+
+def decayed_parameters(module: nn.Module) -> set[int]:
+    """Ids of the parameters of ``module`` that take weight decay: the weights of DECAYED_MODULES."""
+    return {id(p) for m in module.modules() if isinstance(m, DECAYED_MODULES)
+            for name, p in m.named_parameters(recurse=False) if name.startswith("weight")}
+
+
 @dataclass
 class ParamGroup:
-    """Parameters that share a learning-rate scale (relative to the run's lr) and a weight decay."""
+    """Parameters that share a learning-rate scale (relative to the run's lr) and a weight decay.
+
+    The decay applies to the parameters in ``decayed`` (ids; None: all of them). :meth:`of` builds a
+    group from a module with DIAMOND's rule: weights of linear, convolutional and LSTM layers only.
+    """
 
     params: list[nn.Parameter]
     lr_scale: float = 1.0
     weight_decay: float = 1e-2
+    decayed: set[int] | None = None
+
+    @classmethod
+    def of(cls, module: nn.Module, lr_scale: float = 1.0, weight_decay: float = 1e-2) -> ParamGroup:
+        return cls(list(module.parameters()), lr_scale, weight_decay, decayed_parameters(module))
+
+    def optimizer_groups(self, lr: float) -> list[dict]:
+        """The torch optimizer's param groups: the decayed parameters, then the others without decay."""
+        decayed = [p for p in self.params if self.decayed is None or id(p) in self.decayed]
+        others = [p for p in self.params if self.decayed is not None and id(p) not in self.decayed]
+        groups = [{"params": decayed, "lr": lr * self.lr_scale, "weight_decay": self.weight_decay},
+                  {"params": others, "lr": lr * self.lr_scale, "weight_decay": 0.0}]
+        return [g for g in groups if g["params"]]
 
 
 @dataclass

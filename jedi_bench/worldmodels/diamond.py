@@ -89,7 +89,7 @@ class DiamondWorldModel(WorldModel):
 
     def components(self) -> list[Component]:
         return [
-            Component("denoiser", [ParamGroup(list(self.denoiser.parameters()))], self.denoiser_loss,
+            Component("denoiser", [ParamGroup.of(self.denoiser)], self.denoiser_loss,
                       segment_length=self.cfg.context + 1 + self.cfg.extra_ar_targets, grad_clip=1.0),
             reward_end_component(self.reward_end_model, self.reward_end_loss, self.cfg),
         ]

@@ -106,17 +106,17 @@ class JediWorldModel(LatentWorldModel):
 
     def components(self) -> list[Component]:
         cfg = self.cfg
-        encoder_group = ParamGroup(list(self.encoder.parameters()), lr_scale=cfg.encoder_lr_scale)
-        denoiser_params = list(self.dynamics.parameters())
+        encoder_group = ParamGroup.of(self.encoder, lr_scale=cfg.encoder_lr_scale)
+        denoiser_groups = [ParamGroup.of(self.dynamics)]
         if self.decoder is not None:
-            denoiser_params += list(self.decoder.parameters())
+            denoiser_groups.append(ParamGroup.of(self.decoder))
         parts = [
-            Component("denoiser", [ParamGroup(denoiser_params), encoder_group], self.denoiser_loss,
+            Component("denoiser", [*denoiser_groups, encoder_group], self.denoiser_loss,
                       segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
             reward_end_component(self.reward_end_model, self.reward_end_loss, cfg, shared=(encoder_group,)),
         ]
         if self.probe is not None:
-            parts.append(Component("probe_decoder", [ParamGroup(list(self.probe.parameters()))], self.probe_loss,
+            parts.append(Component("probe_decoder", [ParamGroup.of(self.probe)], self.probe_loss,
                                    segment_length=1, grad_clip=100.0))
         return parts
 
