@@ -211,11 +211,12 @@ def _against_reference_runs(rep: Report, suite_means: pd.DataFrame) -> None:
 
 def _per_game_figure(rep: Report) -> None:
     shown = [m.name for m in rep.suite] + [b for b in rep.figure_baselines if b in rep.raw.columns]
-    paths = figures.plot_per_game_hns(normalize_wide(rep.raw[shown]), [m.name for m in rep.suite],
-                                      rep.out / "figures" / "per_game_hns",
+    flagged = {b.name: f"{b.name} \u2020" for b in rep.run_level if b.caveat}  # as in the aggregate figure
+    paths = figures.plot_per_game_hns(normalize_wide(rep.raw[shown]).rename(columns=flagged),
+                                      [m.name for m in rep.suite], rep.out / "figures" / "per_game_hns",
                                       f"Per-game HNS ({_games_short(rep.games)})")
     rep.link(paths, "**Per-game HNS bars** (symmetric-log axis; the dotted line is human level; published "
-             "bars are the means over their runs)")
+             "bars are the means over their runs; \u2020: the released runs have a caveat, listed above)")
 
 
 def _sources_table(rep: Report) -> None:
