@@ -60,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=lambda a: _call("jedi_bench.train.evaluate:evaluate_run", run=a.run_dir,
                                        episodes=a.episodes, device=a.device))
 
+    s = sub.add_parser("import-diamond", help="turn a DIAMOND agent checkpoint (e.g. a released agent) into a "
+                                              "diamond run folder that evaluate, dream and aggregate accept")
+    s.add_argument("checkpoint", help="DIAMOND agent state_dict (.pt), as DIAMOND saves and releases its agents")
+    s.add_argument("--game", required=True, help="the Atari100k game the agent was trained on")
+    s.add_argument("--out", required=True, help="run folder to create (must not hold a run)")
+    s.add_argument("--seed", type=int, default=0, help="seed recorded for the run and its evaluation (default 0)")
+    s.add_argument("--episodes", type=int, default=0,
+                   help="evaluate this many test episodes now and write scores.json (default 0: import only)")
+    s.add_argument("--device", default=None, help="device for the evaluation (default: cuda if available)")
+    s.set_defaults(run=lambda a: _call("jedi_bench.train.import_diamond:import_diamond", checkpoint=a.checkpoint,
+                                       game=a.game, out=a.out, seed=a.seed, episodes=a.episodes,
+                                       device=a.device))
+
     s = sub.add_parser("dream", help="write an imagined rollout next to the real frames (MP4 or GIF)")
     s.add_argument("--run", dest="run_dir", required=True, help="run folder written by `jedi-bench train`")
     s.add_argument("--out", required=True, help="output video: .mp4 or .gif")
