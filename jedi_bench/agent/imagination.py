@@ -114,7 +114,7 @@ class ImaginationLoop:
             raise ValueError(f"a rollout needs at least one step, got {num_steps}")
         if self.obs is None:
             self.reset()
-        obs, hx, cx = self.obs, self.hx.detach(), self.cx.detach()
+        obs, hx, cx = self.obs, self.hx, self.cx
         steps: list[list[torch.Tensor]] = []
         dead = val_final = None                    # of the previous step: which envs died, their final values
         for _ in range(num_steps):
@@ -138,7 +138,7 @@ class ImaginationLoop:
         with torch.no_grad():
             _, val_next, _ = self.ac(obs, (hx, cx))
         steps[-1][-1] = self._bootstrap(val_next, dead, val_final)
-        self.obs, self.hx, self.cx = obs, hx, cx
+        self.obs, self.hx, self.cx = obs, hx.detach(), cx.detach()    # no backprop into an earlier rollout
         return Rollout(*(torch.stack(field, dim=1) for field in zip(*steps)))
 
     @staticmethod
@@ -151,8 +151,7 @@ class ImaginationLoop:
 
     def state_dict(self) -> dict[str, Any]:
         """Where the loop stands (its environment's state is the environment's to keep)."""
-        return {"obs": self.obs, "hx": None if self.hx is None else self.hx.detach(),
-                "cx": None if self.cx is None else self.cx.detach()}
+        return {"obs": self.obs, "hx": self.hx, "cx": self.cx}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         device = self.ac.actor_linear.weight.device
