@@ -69,7 +69,8 @@ def test_stepping_from_a_zero_state(cases, weights):
 
 # -- lambda-returns -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lam_key, want_key", [("lambda/lambda", "lambda/returns"), (None, "lambda/returns_lambda0")])
+@pytest.mark.parametrize("lam_key, want_key", [("lambda/lambda", "lambda/returns"),
+                                               (None, "lambda/returns_lambda0")])
 def test_lambda_returns(cases, lam_key, want_key):
     lam = float(cases[lam_key]) if lam_key else 0.0
     got = lambda_returns(cases["lambda/rew"], cases["lambda/end"], cases["lambda/trunc"],
@@ -162,7 +163,8 @@ def test_loop_observations_are_the_env_sequence(loss_case, cases):
 def test_lambda_returns_of_the_loop(loss_case, cases):
     rollout = loss_case[0]
     cfg = AgentConfig()
-    got = lambda_returns(rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap, cfg.gamma, cfg.lambda_)
+    got = lambda_returns(rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap,
+                         cfg.gamma, cfg.lambda_)
     assert_close(got, cases["ac_loss/lambda_returns"], "lambda_returns")
 
 

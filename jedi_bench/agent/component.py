@@ -17,7 +17,7 @@ ACTOR_CRITIC_GRAD_CLIP = 100.0
 
 
 class ActorCriticTraining:
-    """Trains ``ac`` in imagination: ``cfg.batch_size`` trajectories in ``wm``, ``cfg.horizon`` steps per update.
+    """Trains ``ac`` in imagination: ``cfg.batch_size`` trajectories at once, ``cfg.horizon`` steps an update.
 
     Each update's replay batch (``cfg.burn_in``-step segments) supplies the first fresh starts; further
     ones, for trajectories that die, come from ``sample_segments(n)`` (the trainer's replay; without it,
@@ -29,11 +29,11 @@ class ActorCriticTraining:
     def __init__(self, wm: WorldModel, ac: ActorCritic, cfg: AgentConfig,
                  sample_segments: SegmentSampler | None = None):
         if cfg.burn_in < wm.cfg.context:
-            raise ValueError(f"agent.burn_in ({cfg.burn_in}) must be >= world_model.context ({wm.cfg.context}): "
-                             "imagination starts from a full context window")
+            raise ValueError(f"agent.burn_in ({cfg.burn_in}) must be >= world_model.context "
+                             f"({wm.cfg.context}): imagination starts from a full context window")
         if tuple(ac.in_shape) != tuple(wm.agent_input_shape):
-            raise ValueError(f"the actor-critic reads {ac.in_shape} but the world model {wm.name!r} gives the "
-                             f"agent {tuple(wm.agent_input_shape)}")
+            raise ValueError(f"the actor-critic reads {ac.in_shape} but the world model {wm.name!r} gives "
+                             f"the agent {tuple(wm.agent_input_shape)}")
         self.ac, self.cfg = ac, cfg
         self.segments = SegmentStream(sample_segments)
         self.env = WorldModelEnv(wm, self.segments, cfg.batch_size, cfg.horizon)

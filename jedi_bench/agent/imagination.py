@@ -155,4 +155,5 @@ class ImaginationLoop:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         device = self.ac.actor_linear.weight.device
-        self.obs, self.hx, self.cx = (None if state[k] is None else state[k].to(device) for k in ("obs", "hx", "cx"))
+        self.obs, self.hx, self.cx = (None if state[k] is None else state[k].to(device)
+                                      for k in ("obs", "hx", "cx"))

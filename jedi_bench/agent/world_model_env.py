@@ -26,12 +26,14 @@ SegmentSampler = Callable[[int], Batch]
 
 
 def concat_batches(batches: list[Batch]) -> Batch:
-    return Batch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in dataclasses.fields(Batch)})
+    return Batch(**{f.name: torch.cat([getattr(b, f.name) for b in batches])
+                    for f in dataclasses.fields(Batch)})
 
 
 class SegmentStream:
     """The replay segments that start imagined trajectories, handed out in order: the rows of the batch
-    given by :meth:`supply`, then rows drawn from ``sample(n)``; without a sampler, the supplied rows again."""
+    given by :meth:`supply`, then rows drawn from ``sample(n)``; without a sampler, the supplied rows
+    again."""
 
     def __init__(self, sample: SegmentSampler | None = None):
         self.sample = sample
@@ -94,8 +96,8 @@ class WorldModelEnv:
         """n fresh starts: their inputs [n, T, ...], actions [n, T] and burnt-in reward/end state."""
         batch = self.segments.take(n)
         if batch.seq_len < self.context:
-            raise ValueError(f"imagination needs replay segments of at least world_model.context={self.context} "
-                             f"steps, got {batch.seq_len}")
+            raise ValueError(f"imagination needs replay segments of at least world_model.context="
+                             f"{self.context} steps, got {batch.seq_len}")
         x = self.wm.encode(batch.obs).float()
         state = None
         if batch.seq_len > 1:

@@ -31,7 +31,7 @@ MIN_SPATIAL = 4
 
 
 class GroupNorm(nn.Module):
-    """GroupNorm of about 32 channels per group, wrapped as DIAMOND wraps it (its weights sit under ``norm``)."""
+    """GroupNorm of about 32 channels per group, wrapped as DIAMOND wraps it (weights under ``norm``)."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -42,7 +42,7 @@ class GroupNorm(nn.Module):
 
 
 class SmallResBlock(nn.Module):
-    """Residual block with a single GroupNorm-SiLU-conv branch and a 1x1 skip projection when widths differ."""
+    """Residual block with one GroupNorm-SiLU-conv branch and a 1x1 skip projection when widths differ."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -56,7 +56,8 @@ class SmallResBlock(nn.Module):
 
 
 class ActorCriticEncoder(nn.Module):
-    """Conv, then per stage a :class:`SmallResBlock` and a 2x max-pool while the map is wider than MIN_SPATIAL."""
+    """Conv, then per stage a :class:`SmallResBlock` and a 2x max-pool while the map is wider than
+    MIN_SPATIAL."""
 
     def __init__(self, in_shape: tuple[int, int, int], channels: list[int]):
         super().__init__()
