@@ -26,7 +26,7 @@ from jedi_bench.train import checkpoint as ckpt
 from jedi_bench.train.collect import Agent, EnvRunner, play_episodes
 from jedi_bench.train.config import RunConfig
 from jedi_bench.train.logger import RunLogger
-from jedi_bench.train.optim import ComponentOptimizer, mean_metrics
+from jedi_bench.train.optim import ComponentOptimizer, load_optimizer_states, mean_metrics, shared_optimizers
 
 
 def seed_everything(seed: int, device: torch.device) -> np.random.Generator:
@@ -98,13 +98,15 @@ class Trainer:
         self.agent = self.models.agent(device, cfg.speed.bf16)
         wm, ac = self.models.wm, self.models.actor_critic
         t = cfg.train
-        self.optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in wm.components()]
+        components = wm.components()
+        self.optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in components]
+        self.shared_optimizers = shared_optimizers(components, t)   # stepped once per turn (JEDI's encoder)
         self.actor_critic_training = ActorCriticTraining(wm, ac, cfg.agent, self.sample_segments)
         self.optimizers.append(ComponentOptimizer(self.actor_critic_training.component(), t,
                                                   cfg.agent.batch_size, zero_weight_decay=True))
-        names = [o.name for o in self.optimizers]
+        names = [o.name for o in (*self.optimizers, *self.shared_optimizers)]
         if len(set(names)) != len(names):
-            raise ValueError(f"component names must be unique, got {names}")
+            raise ValueError(f"component and shared group names must be unique, got {names}")
         if cfg.speed.compile:
             for module in (*wm.children(), ac):
                 module.compile()
@@ -226,10 +228,13 @@ class Trainer:
         else:
             turns = [[opt] for opt in world_model for _ in range(n_wm)]
         turns += [[actor_critic]] * n_ac
-        rows: dict[str, list[dict]] = {opt.name: [] for opt in self.optimizers}
+        rows: dict[str, list[dict]] = {opt.name: [] for opt in (*self.optimizers, *self.shared_optimizers)}
         for turn in turns:
             for opt in turn:
                 rows[opt.name].append(self.update(opt, epoch))
+            for shared in self.shared_optimizers:           # one step per turn on the gradients it gathered
+                if stepped := shared.step():
+                    rows[shared.name].append(stepped)
         row: dict[str, float] = {}
         for name, component_rows in rows.items():
             row.update(mean_metrics(component_rows, name))
@@ -279,7 +284,7 @@ class Trainer:
                          "train_only_epochs": self.train_only_epochs, "nonzero_rewards": self.nonzero_rewards,
                          "wall_time_s": self.elapsed(), "episode_returns": list(self._episode_returns)},
             "models": self.models.state_dict(),
-            "optimizers": {o.name: o.state_dict() for o in self.optimizers},
+            "optimizers": {o.name: o.state_dict() for o in (*self.optimizers, *self.shared_optimizers)},
             "rng": ckpt.rng_state(self.rng),
             "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
             "replay": self.replay.state_dict(),   # the open episode; finished ones are on disk already
@@ -312,8 +317,7 @@ class Trainer:
         self._episode_returns = [float(r) for r in c["episode_returns"]]
         self._clock = time.perf_counter()
         self.models.load_state_dict(state["models"])
-        for opt in self.optimizers:
-            opt.load_state_dict(state["optimizers"][opt.name])
+        load_optimizer_states([*self.optimizers, *self.shared_optimizers], state["optimizers"])
         self.replay = ReplayBuffer.load(self.replay_dir, state["replay"], self.cfg.train.replay_chunk_probs)
         self.runner.load_state_dict(state["env"])
         self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))

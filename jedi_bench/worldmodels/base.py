@@ -38,16 +38,22 @@ class ParamGroup:
 
     The decay applies to the parameters in ``decayed`` (ids; None: all of them). :meth:`of` builds a
     group from a module with DIAMOND's rule: weights of linear, convolutional and LSTM layers only.
+
+    A group named by ``shared`` (e.g. JEDI's "encoder") is trained by the losses of several components:
+    list the same object in each. No component steps it: each component's update adds its clipped
+    gradient, and one optimizer of its own steps it once per turn on the sum (``train.optim``).
     """
 
     params: list[nn.Parameter]
     lr_scale: float = 1.0
     weight_decay: float = 1e-2
     decayed: set[int] | None = None
+    shared: str = ""
 
     @classmethod
-    def of(cls, module: nn.Module, lr_scale: float = 1.0, weight_decay: float = 1e-2) -> ParamGroup:
-        return cls(list(module.parameters()), lr_scale, weight_decay, decayed_parameters(module))
+    def of(cls, module: nn.Module, lr_scale: float = 1.0, weight_decay: float = 1e-2,
+           shared: str = "") -> ParamGroup:
+        return cls(list(module.parameters()), lr_scale, weight_decay, decayed_parameters(module), shared)
 
     def optimizer_groups(self, lr: float) -> list[dict]:
         """The torch optimizer's param groups: the decayed parameters, then the others without decay."""

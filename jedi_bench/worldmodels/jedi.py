@@ -2,8 +2,9 @@
 to end by the denoising loss itself, JEPA style: no decoder, no reconstruction, no pretrained module.
 
 What makes it this variant (compare ``ae_latent.py``, which differs only here):
-- the encoder is trained *through the context latents* of the denoising loss, at 0.3x the learning rate,
-  and through the reward/termination loss (whose model reads its latents);
+- the encoder is trained *through the context latents* of the denoising loss and through the
+  reward/termination loss (whose model reads its latents), by one optimizer at 0.3x the learning rate
+  that takes one step per turn on the sum of both gradients (a shared ``ParamGroup``);
 - the target latent and its noised copy are constants (stop-gradient), so predicting them cannot pull
   the encoder towards a trivial latent; an EMA target encoder is the "ema" ablation;
 - encoder and denoiser outputs are soft-clamped to [-3, 3];
@@ -106,7 +107,8 @@ class JediWorldModel(LatentWorldModel):
 
     def components(self) -> list[Component]:
         cfg = self.cfg
-        encoder_group = ParamGroup.of(self.encoder, lr_scale=cfg.encoder_lr_scale)
+        # listed in both components, stepped by neither: one optimizer steps it once per turn
+        encoder_group = ParamGroup.of(self.encoder, lr_scale=cfg.encoder_lr_scale, shared="encoder")
         denoiser_groups = [ParamGroup.of(self.dynamics)]
         if self.decoder is not None:
             denoiser_groups.append(ParamGroup.of(self.decoder))
