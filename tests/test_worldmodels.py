@@ -225,6 +225,50 @@ def test_shapes_for_every_action_space_size(method):
     assert shape == ((3, 64, 64) if method == "diamond" else (16, 8, 8))
 
 
+@pytest.mark.parametrize("ablation, rule", [
+    ("none", "random"), ("mse", "random"), ("no_denoise_grad", "random"), ("decoder", "random"),
+    ("ema", "random"), ("deterministic_switch", [0.0, 1.0, 0.0, 1.0]), ("no_switch_prediction", [1.0] * 4),
+    ("no_switch", [1.0] * 4), ("no_switch_no_clamp", [1.0] * 4), ("no_switch_encoder", [0.0] * 4),
+])
+def test_each_jedi_ablation_switches_by_its_rule(ablation, rule):
+    """Which context the second target sees, update by update: a random draw (p = 1/2), an alternation
+    starting with the encoder's latent, always the prediction, or always the encoder's latent."""
+    assert ablation in JEDI_ABLATIONS
+    torch.manual_seed(0)
+    wm = make_world_model("jedi", tiny(ablation=ablation), 4)
+    denoiser = component(wm, "denoiser")
+    batch = moving_square_batch(2, denoiser.segment_length)
+    n = 4 if rule != "random" else 24
+    switched = [denoiser.loss(batch)[1]["switched_to_prediction"] for _ in range(n)]
+    if rule == "random":
+        assert 0 < sum(switched) < n
+    else:
+        assert switched == rule
+
+
+def test_deterministic_switching_carries_on_after_a_resume():
+    wm = make_world_model("jedi", tiny(ablation="deterministic_switch"), 4)
+    assert [wm.switch_to_prediction() for _ in range(3)] == [False, True, False]
+    resumed = make_world_model("jedi", tiny(ablation="deterministic_switch"), 4)
+    resumed.load_state_dict(wm.state_dict())
+    assert [resumed.switch_to_prediction() for _ in range(2)] == [True, False]
+    assert "denoiser_updates" not in make_world_model("jedi", tiny(), 4).state_dict()
+
+
+def test_the_two_readings_of_no_switching_differ_only_in_the_second_target():
+    torch.manual_seed(0)
+    models = {a: make_world_model("jedi", tiny(ablation=a), 4) for a in ("no_switch_prediction", "no_switch_encoder")}
+    trained_output(models["no_switch_prediction"])
+    models["no_switch_encoder"].load_state_dict(models["no_switch_prediction"].state_dict())
+    batch = moving_square_batch(2, component(models["no_switch_encoder"], "denoiser").segment_length)
+    metrics = {}
+    for name, wm in models.items():
+        torch.manual_seed(1)
+        metrics[name] = component(wm, "denoiser").loss(batch)[1]
+    a, b = metrics.values()
+    assert a["loss_target0"] == b["loss_target0"] and a["loss_target1"] != b["loss_target1"]
+
+
 @pytest.mark.parametrize("ablation", JEDI_ABLATIONS)
 def test_every_jedi_ablation_runs_a_loss_and_a_sample(ablation):
     torch.manual_seed(0)

@@ -5,14 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The JEDI paper's ablation table, as far as the design reference (DESIGN.md section 5) lists it: its
+# rows are named there, not numbered, and "deterministic switching" is named only by the project's issue.
+# Its "separately trained autoencoder" row is the ``ae-latent`` method. docs/jedi.md has the details.
 JediAblation = Literal[
-    "none",                 # the full method
-    "mse",                  # deterministic MSE predictor instead of diffusion
-    "no_denoise_grad",      # no denoising gradient into the encoder
-    "decoder",              # an added decoder with a reconstruction gradient into the encoder
-    "ema",                  # EMA target encoder instead of stop-gradient on the target
-    "no_switch",            # no random switching: the second target always conditions on the prediction
-    "no_switch_no_clamp",   # no switching and no 3*tanh(z/3) clamp
+    "none",                     # the full method (random switching, p = switch_prob)
+    "mse",                      # row "deterministic MSE predictor instead of diffusion"
+    "no_denoise_grad",          # row "no denoising gradient into the encoder"
+    "decoder",                  # row "added decoder/reconstruction gradient"
+    "ema",                      # row "EMA target encoder instead of stop-gradient"
+    "deterministic_switch",     # row "deterministic switching" (issue 18; not in DESIGN.md): the
+                                # prediction on every second denoiser update, the encoder's latent between
+    "no_switch_prediction",     # row "no switching", reading 1: always the model's prediction (DIAMOND's)
+    "no_switch_encoder",        # row "no switching", reading 2: always the encoder's latent (teacher forcing)
+    "no_switch",                # the same as no_switch_prediction, under the name configs may already use
+    "no_switch_no_clamp",       # row "no switching and no clamping": reading 1, no 3*tanh(z/3) clamp
 ]
 JEDI_ABLATIONS: tuple[str, ...] = JediAblation.__args__  # type: ignore[attr-defined]
 
@@ -76,7 +83,7 @@ class WorldModelConfig:
     extra_ar_targets: int = 1                          # extra autoregressive denoiser targets per sample
     # jedi
     encoder_lr_scale: float = 0.3
-    switch_prob: float = 0.5
+    switch_prob: float = 0.5                           # random switching's probability of the prediction
     ema_decay: float = 0.995
     ablation: str = "none"
     probe_decoder: bool = True                         # detached probe decoder, only to render imagined latents

@@ -9,7 +9,8 @@ What makes it this variant (compare ``ae_latent.py``, which differs only here):
   the encoder towards a trivial latent; an EMA target encoder is the "ema" ablation;
 - encoder and denoiser outputs are soft-clamped to [-3, 3];
 - the newest context latent of the second target is, with probability 1/2 per batch, the denoiser's own
-  prediction instead of the encoder's (random switching);
+  prediction instead of the encoder's (random switching; :meth:`JediWorldModel.switch_to_prediction`
+  has the ablations' rules);
 - its denoiser and reward/termination model, which share the encoder, are trained jointly: they take
   turns update by update (``interleave_components``) instead of DIAMOND's one block per component;
 - collapse is watched through per-dimension std and pairwise distances of the latents.
@@ -48,6 +49,8 @@ class JediWorldModel(LatentWorldModel):
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__(cfg, num_actions)
         self.ablation = cfg.ablation
+        if cfg.ablation == "deterministic_switch":   # a buffer, so that a resumed run keeps the alternation
+            self.register_buffer("denoiser_updates", torch.zeros((), dtype=torch.long))
         self.clamp = None if cfg.ablation == "no_switch_no_clamp" else cfg.latent_clamp
         self.encoder = Encoder(cfg.encoder_channels)
         self.build_latent_heads(deterministic=cfg.ablation == "mse", clamp=self.clamp)
@@ -81,10 +84,7 @@ class JediWorldModel(LatentWorldModel):
         z = self.latents(batch.obs)
         target = self._target_latents(batch.obs, z)
         context = z.detach() if self.ablation == "no_denoise_grad" else z
-        if self.ablation in ("no_switch", "no_switch_no_clamp"):
-            use_prediction = True              # always the model's own prediction, DIAMOND's rule
-        else:
-            use_prediction = bool(torch.rand(()) < self.cfg.switch_prob)
+        use_prediction = self.switch_to_prediction()
         loss, metrics = autoregressive_latent_loss(self.dynamics, context, target, batch.act, batch.mask,
                                                    self.cfg.extra_ar_targets, use_prediction)
         metrics["switched_to_prediction"] = float(use_prediction)
@@ -95,6 +95,21 @@ class JediWorldModel(LatentWorldModel):
             metrics.update(loss=loss.item(), reconstruction=rec.item())
         metrics.update(latent_statistics(z.detach()[batch.mask]))
         return loss, metrics
+
+    def switch_to_prediction(self) -> bool:
+        """Whether this batch's second target conditions on the denoiser's prediction of the first target
+        (else on the encoder's latent of that frame): random with probability ``switch_prob`` (the method);
+        the prediction on every second denoiser update of the run, the 2nd, 4th, ... ("deterministic_switch");
+        always the prediction (``no_switch_prediction``/``no_switch``, DIAMOND's rule, and
+        ``no_switch_no_clamp``); never (``no_switch_encoder``)."""
+        if self.ablation in ("no_switch_prediction", "no_switch", "no_switch_no_clamp"):
+            return True
+        if self.ablation == "no_switch_encoder":
+            return False
+        if self.ablation == "deterministic_switch":
+            self.denoiser_updates += 1
+            return int(self.denoiser_updates) % 2 == 0
+        return bool(torch.rand(()) < self.cfg.switch_prob)
 
     def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         return reward_end_loss(self.reward_end_model, self.latents, batch, self.cfg.rew_end_skip_padding)
