@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 import pytest
-from diamond_reference import load_env_frames
 
+from diamond_reference import load_env_frames
 from jedi_bench.envs import atari, make_env
 from jedi_bench.train.config import EnvConfig
 
