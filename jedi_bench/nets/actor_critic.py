@@ -21,24 +21,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jedi_bench.nets.blocks import init_lstm, num_groups
+from jedi_bench.nets.blocks import GroupNorm, init_lstm
 from jedi_bench.train.config import AgentConfig
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 #: the encoder stops pooling once the feature map is this wide (DIAMOND's 64 / 2**4)
 MIN_SPATIAL = 4
-
-
-class GroupNorm(nn.Module):
-    """GroupNorm of about 32 channels per group, wrapped as DIAMOND wraps it (weights under ``norm``)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.GroupNorm(num_groups(channels), channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x)
 
 
 class SmallResBlock(nn.Module):
