@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +15,8 @@ import torch
 from jedi_bench.envs import make_env
 from jedi_bench.train import checkpoint as ckpt
 from jedi_bench.train.collect import CONTINUE_GAME, EnvRunner
-from jedi_bench.train.config import resolve
+from jedi_bench.train.config import dump_yaml, resolve
+from jedi_bench.train.evaluate import load_run
 from jedi_bench.train.run import train
 
 
@@ -44,25 +48,59 @@ def test_rng_states_restore_every_generator():
     assert (random.random(), rng.random(), torch.rand(1).item()) == first
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"", "corrupt or truncated"),
-    (b"definitely not a checkpoint", "corrupt or truncated"),
+@pytest.mark.parametrize("content, cause", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"definitely not a checkpoint", "the file is not a torch file (27 bytes"),
+    (b"\x00" * 100, "the file is not a torch file (100 bytes"),
 ])
-def test_garbage_file_is_a_clear_error_naming_it(tmp_path, content, match):
+def test_garbage_file_is_a_clear_error_naming_it(tmp_path, content, cause):
     path = tmp_path / "last.pt"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=match) as info:
+    with pytest.raises(ckpt.CheckpointUnreadableError) as info:
         ckpt.load_checkpoint(path)
-    assert str(path) in str(info.value)
+    assert str(info.value).startswith(f"checkpoint {path} cannot be loaded: {cause}")
+    assert "weights_only" not in str(info.value)   # torch's advice to load unsafely is not passed on
 
 
-def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_truncated_checkpoint_is_a_clear_error_in_full(tmp_path, keep):
     path = tmp_path / "last.pt"
     ckpt.save_checkpoint(path, payload())
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="corrupt or truncated"):
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ValueError) as info:
         ckpt.load_checkpoint(path)
+    size = path.stat().st_size
+    assert str(info.value) == (f"checkpoint {path} cannot be loaded: the file is truncated: it starts like a "
+                               f"torch file but its end is missing ({size} bytes)")
+
+
+def test_a_damaged_archive_gives_the_whole_cause(tmp_path):
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, payload())
+    data = bytearray(path.read_bytes())
+    data[200:400] = bytes(200)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError) as info:
+        ckpt.load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f"checkpoint {path} cannot be loaded: the file is damaged (")
+    cause = message.split("the file is damaged (", 1)[1]
+    assert re.fullmatch(r"\w+Error: \S.*\)", cause), cause   # torch's reason, named and never empty
+
+
+def test_a_long_cause_is_given_in_full(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, payload())
+    reason = "PytorchStreamReader failed reading zip archive: " + "a long explanation " * 20 + "ends here."
+
+    def fails(*args, **kwargs):
+        raise RuntimeError(reason + "\nsecond line of advice")
+
+    monkeypatch.setattr(torch, "load", fails)
+    with pytest.raises(ValueError) as info:
+        ckpt.load_checkpoint(path)
+    assert str(info.value).endswith(f"the file is damaged (RuntimeError: {reason})")
 
 
 def test_foreign_and_future_files_are_refused(tmp_path):
@@ -82,7 +120,8 @@ def test_pickled_objects_are_refused(tmp_path):
     """weights_only: a checkpoint carrying arbitrary Python objects never runs code when loaded."""
     path = tmp_path / "evil.pt"
     torch.save({"magic": ckpt.MAGIC, "format_version": ckpt.FORMAT_VERSION, "obj": np.random.default_rng(0)}, path)
-    with pytest.raises(ValueError, match="corrupt or truncated"):
+    with pytest.raises(ValueError, match="Python objects that a safe .weights-only. load refuses: Unsupported "
+                                         "global: GLOBAL numpy.random._pickle.__generator_ctor"):
         ckpt.load_checkpoint(path)
 
 
@@ -100,23 +139,89 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ckpt.save_checkpoint(path, payload())
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "previous.pt"]
     (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"left by a SIGKILL")
+    (tmp_path / ".previous.pt.abc123.tmp").write_bytes(b"left by a SIGKILL")
     monkeypatch.undo()
     ckpt.save_checkpoint(path, payload())
-    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "previous.pt"]
 
 
-def test_train_refuses_a_corrupt_checkpoint_naming_it(tmp_path):
+def test_each_save_keeps_the_checkpoint_it_replaces(tmp_path):
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, {"counters": {"epoch": 1}})
+    assert not (tmp_path / "previous.pt").exists()
+    for epoch in (2, 3):
+        ckpt.save_checkpoint(path, {"counters": {"epoch": epoch}})
+        assert ckpt.load_checkpoint(path)["counters"]["epoch"] == epoch
+        assert ckpt.load_checkpoint(tmp_path / "previous.pt")["counters"]["epoch"] == epoch - 1
+    ckpt.save_checkpoint(tmp_path / "other.pt", {}, keep_previous=False)
+    assert ckpt.load_checkpoint(tmp_path / "previous.pt")["counters"]["epoch"] == 2
+
+
+TINY = ["train.total_env_steps=40", "train.initial_collect_steps=20", "train.initial_collect_max=30",
+        "train.initial_collect_chunk=5", "train.initial_collect_min_rewards=2",
+        "train.collect_steps_per_epoch=10", "train.world_model_updates=1", "train.actor_critic_updates=1",
+        "train.first_epoch_world_model_updates=1", "train.first_epoch_actor_critic_updates=1",
+        "train.final_train_epochs=1", "train.batch_size=2", "agent.batch_size=2", "agent.horizon=2",
+        "train.test_every_epochs=9", "train.final_eval_episodes=2", "train.eval_max_agent_steps=10",
+        "world_model.rew_end_seq_len=6"]
+
+
+def damaged_run(tmp_path, previous: bytes | None):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    from jedi_bench.train.config import dump_yaml
-
-    (run / "config.yaml").write_text(dump_yaml(resolve("ae-latent", "Catch", 0, "smoke")))
+    (run / "config.yaml").write_text(dump_yaml(resolve("ae-latent", "Catch", 0, "smoke", TINY)))
     (run / "checkpoints" / "last.pt").write_bytes(b"\x00" * 100)
-    with pytest.raises(ValueError, match="last.pt"):
-        train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", [], progress=False)
+    if previous is not None:
+        (run / "checkpoints" / "previous.pt").write_bytes(previous)
+    return run
+
+
+@pytest.mark.parametrize("previous, says", [
+    (None, "There is no earlier checkpoint (previous.pt) to fall back to"),
+    (b"", "The checkpoint before it cannot be loaded either (the file is empty (0 bytes))"),
+])
+def test_train_refuses_a_corrupt_checkpoint_saying_what_to_do(tmp_path, previous, says):
+    run = damaged_run(tmp_path, previous)
+    with pytest.raises(ValueError) as info:
+        train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False)
+    message = str(info.value)
+    assert message.startswith(f"checkpoint {run / 'checkpoints' / 'last.pt'} cannot be loaded: the file is not")
+    assert says in message and f"delete {run} (or pick another --out) to start the run afresh" in message
     assert (run / "checkpoints" / "last.pt").read_bytes() == b"\x00" * 100
+
+
+def test_evaluating_a_damaged_run_points_to_the_earlier_checkpoint(tmp_path):
+    run = damaged_run(tmp_path, b"an earlier checkpoint")
+    with pytest.raises(ValueError) as info:
+        load_run(run, torch.device("cpu"))
+    message = str(info.value)
+    assert f"{run / 'checkpoints' / 'last.pt'} cannot be loaded" in message
+    assert "If the run folder was copied, copy it again" in message
+    assert f"The checkpoint before it, {run / 'checkpoints' / 'previous.pt'}, holds the agent" in message
+
+
+def test_train_resumes_from_the_previous_checkpoint_when_the_last_is_damaged(tmp_path, capsys):
+    """The fallback continues exactly as a run killed right after the previous checkpoint: same scores."""
+    whole, run = tmp_path / "whole", tmp_path / "damaged"
+    assert train("ae-latent", "Catch", 0, "smoke", str(whole), "cpu", TINY, progress=False) == 0
+    shutil.copytree(whole, run)
+    (run / "scores.json").unlink()
+    last, previous = run / "checkpoints" / "last.pt", run / "checkpoints" / "previous.pt"
+    truncated = last.read_bytes()[:2000]
+    last.write_bytes(truncated)
+    epoch = ckpt.load_checkpoint(previous)["counters"]["epoch"]
+    capsys.readouterr()
+    assert train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: checkpoint {last} cannot be loaded: the file is truncated: it starts like a torch file "
+            f"but its end is missing (2000 bytes). Resuming from the checkpoint before it, {previous} "
+            f"(epoch {epoch}); the damaged file is kept as {last}.damaged.") in err
+    assert (run / "checkpoints" / "last.pt.damaged").read_bytes() == truncated
+    a, b = (json.loads((r / "scores.json").read_text()) for r in (whole, run))
+    assert a["returns"] == b["returns"] and a["env_steps"] == b["env_steps"]
+    assert ckpt.load_checkpoint(last)["counters"]["epoch"] == epoch + 1
 
 
 def test_env_runner_restores_the_exact_env_state():

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from jedi_bench.io import atomic_write_json
-from jedi_bench.train.checkpoint import load_checkpoint
+from jedi_bench.train.checkpoint import CheckpointUnreadableError, load_checkpoint, previous_path
 from jedi_bench.train.collect import play_episodes
 from jedi_bench.train.config import RunConfig, from_dict
 
@@ -25,7 +25,8 @@ EVAL_SEED_OFFSET = 1_000_003
 def load_run(run: str | Path, device: torch.device):
     """(config, models with the last checkpoint's weights, checkpoint) of a run folder.
 
-    A missing folder, config or checkpoint raises FileNotFoundError naming it.
+    A missing folder, config or checkpoint raises FileNotFoundError naming it; a damaged checkpoint a
+    ValueError that says what to do (an earlier agent is never used silently in its place).
     """
     from jedi_bench.train.loop import Models
 
@@ -37,14 +38,28 @@ def load_run(run: str | Path, device: torch.device):
         raise FileNotFoundError(f"{run_dir} is not a run folder: {config_path} not found")
     checkpoint_path = run_dir / "checkpoints" / "last.pt"
     if not checkpoint_path.is_file():
-        raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found")
+        raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found; train the run "
+                                f"first (`jedi-bench train --out {run_dir} ...`)")
     cfg = from_dict(yaml.safe_load(config_path.read_text())).validate()
-    state = load_checkpoint(checkpoint_path)
+    try:
+        state = load_checkpoint(checkpoint_path)
+    except CheckpointUnreadableError as e:
+        raise ValueError(f"{e}. {_damaged_checkpoint_advice(checkpoint_path)}") from None
     models = Models.build(cfg, device)
     models.load_state_dict(state["models"])
     models.wm.eval()
     models.actor_critic.eval()
     return cfg, models, state
+
+
+def _damaged_checkpoint_advice(checkpoint_path: Path) -> str:
+    previous = previous_path(checkpoint_path)
+    advice = "If the run folder was copied, copy it again."
+    if previous.is_file():
+        advice += (f" The checkpoint before it, {previous}, holds the agent one checkpoint earlier: an "
+                   f"unfinished run resumes from it with `jedi-bench train` and its settings; to use that "
+                   f"earlier agent here, copy it over {checkpoint_path.name}.")
+    return advice
 
 
 def evaluate_agent(cfg: RunConfig, agent, episodes: int, seed: int) -> list[float]:

@@ -18,7 +18,7 @@ import torch
 
 from jedi_bench import runinfo
 from jedi_bench.io import atomic_write_json, atomic_write_text
-from jedi_bench.train.checkpoint import LOAD_ERRORS, save_checkpoint
+from jedi_bench.train.checkpoint import LOAD_ERRORS, describe_load_error, save_checkpoint
 from jedi_bench.train.config import dump_yaml, resolve
 from jedi_bench.worldmodels.diamond_checkpoint import check_fits, split_diamond_state_dict
 
@@ -33,8 +33,7 @@ def read_diamond_agent(path: Path) -> dict[str, dict[str, torch.Tensor]]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as e:
-        raise ValueError(f"{path} cannot be read as a weights-only torch file ({type(e).__name__}: "
-                         f"{str(e).strip().splitlines()[0] if str(e).strip() else 'no detail'}); "
+        raise ValueError(f"{path} cannot be read as a weights-only torch file: {describe_load_error(path, e)}; "
                          f"expected a DIAMOND agent state_dict such as agent_versions/agent_epoch_*.pt") from None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} is not a DIAMOND agent: expected a state_dict (a dict of tensors)")

@@ -7,6 +7,7 @@ Run folder layout::
     metrics/train.jsonl   per-epoch losses and metrics (also train.csv), eval.csv for periodic tests
     tb/                   TensorBoard
     checkpoints/last.pt   everything needed to continue
+    checkpoints/previous.pt   the checkpoint before it (the fallback when last.pt is damaged)
     replay/               the replay buffer
     scores.json           written last, atomically: its presence means the run is finished
 
@@ -28,6 +29,7 @@ import yaml
 
 from jedi_bench import runinfo
 from jedi_bench.io import atomic_write_json, atomic_write_text
+from jedi_bench.train.checkpoint import CheckpointUnreadableError, previous_path, replace_with_copy
 from jedi_bench.train.config import RunConfig, dump_yaml, from_dict, resolve
 from jedi_bench.train.optim import NonFiniteLossError
 
@@ -108,7 +110,7 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     trainer = Trainer(cfg, run_dir, dev, progress=progress)
     resuming = trainer.checkpoint_path.exists()
     if resuming:
-        trainer.load()
+        _resume(trainer, run_dir)
         _note_resume(run_dir, dev)
         print(f"resuming {run_dir} at epoch {trainer.epoch}, {trainer.env_steps} env steps")
     else:
@@ -132,6 +134,33 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     print(f"{cfg.method} {cfg.game} seed {cfg.seed}: mean return {scores['mean']:.2f} +- {scores['std']:.2f} "
           f"over {len(returns)} episodes ({trainer.env_steps} env steps, {scores['wall_time_s']:.0f} s)")
     return 0
+
+
+def _resume(trainer, run_dir: Path) -> None:
+    """Load the run's last checkpoint; when that file is damaged, fall back to the one before it (the
+    replay and the metrics are cut back to it, so the run goes on as if killed right after it)."""
+    last = trainer.checkpoint_path
+    try:
+        trainer.load()
+        return
+    except CheckpointUnreadableError as e:
+        damaged = e
+    previous = previous_path(last)
+    if not previous.is_file():
+        raise ValueError(f"{damaged}. There is no earlier checkpoint ({previous.name}) to fall back to: if the "
+                         f"run folder was copied, copy it again; otherwise delete {run_dir} (or pick another "
+                         f"--out) to start the run afresh") from None
+    try:
+        trainer.load(previous)
+    except CheckpointUnreadableError as e:
+        raise ValueError(f"{damaged}. The checkpoint before it cannot be loaded either ({e.cause}): if the "
+                         f"run folder was copied, copy it again; otherwise delete {run_dir} (or pick another "
+                         f"--out) to start the run afresh") from None
+    kept = last.with_name(last.name + ".damaged")
+    replace_with_copy(kept, last)
+    replace_with_copy(last, previous)
+    print(f"jedi-bench train: warning: {damaged}. Resuming from the checkpoint before it, {previous} "
+          f"(epoch {trainer.epoch}); the damaged file is kept as {kept}.", file=sys.stderr)
 
 
 def _run_info(cfg: RunConfig, dev: torch.device) -> dict:
