@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.run(args)
     except (ValueError, FileNotFoundError) as e:
-        print(f"jedi-bench {args.command}: error: {e}", file=sys.stderr)
+        print(f"jedi-bench {args.command}: error: {str(e) or type(e).__name__}", file=sys.stderr)
         return 2
     return int(result) if isinstance(result, int) else 0
 

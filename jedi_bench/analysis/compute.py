@@ -40,11 +40,12 @@ DIAMOND_FRAMES_PER_UPDATE = 32 * 15
 def read_profile(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"compute profile not found: {path}")
+        raise FileNotFoundError(f"compute profile not found: {path}; write it with `jedi-bench profile --out "
+                                f"{path}` or leave it out of --compute")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise ValueError(f"{path}: not valid JSON ({e}); write it again with `jedi-bench profile`") from e
     for key, inner in REQUIRED.items():
         if key not in data:
             raise ValueError(f"{path}: missing key {key!r}")

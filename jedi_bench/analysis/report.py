@@ -80,7 +80,8 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
         raise ValueError(f"runs of several presets found ({', '.join(presets)}) under {', '.join(runs)}: "
                          "aggregate one preset at a time")
     if scores.empty:
-        raise ValueError(f"no Atari100k runs under {', '.join(runs)} (only: {', '.join(skipped)})")
+        raise ValueError(f"no Atari100k runs under {', '.join(runs)} (only: {', '.join(skipped)}); aggregate "
+                         f"compares Atari100k runs, Catch runs are for `jedi-bench learning-check`")
     suite, notes = method_scores(scores)
     games = [g for g in ATARI100K_GAMES if g in set(scores["game"])]
     published, published_raw = _published(games)

@@ -30,7 +30,8 @@ def find_runs(folders: list[str]) -> list[Path]:
         raise FileNotFoundError(f"run folder(s) not found: {', '.join(missing)}")
     found = {p.parent.resolve() for f in folders for p in Path(f).rglob("scores.json")}
     if not found:
-        raise FileNotFoundError(f"no finished runs (scores.json) under: {', '.join(folders)}")
+        raise FileNotFoundError(f"no finished runs (scores.json) under: {', '.join(folders)}; `jedi-bench train` "
+                                f"writes scores.json as a run's last step (train again to finish a run)")
     return sorted(found)
 
 
@@ -39,7 +40,8 @@ def read_scores(run: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise ValueError(f"{path}: not valid JSON ({e}); copy it again, or delete it and rerun `jedi-bench "
+                         f"train` on {path.parent} to rewrite it") from e
     missing = [k for k in SCORE_KEYS if k not in data]
     if missing:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")

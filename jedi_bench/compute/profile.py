@@ -170,7 +170,8 @@ def _validated(method: str, device: str, preset_name: str, batch_size: int, repe
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"bad --device {device!r}: expected cpu or cuda[:N]")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} requested but CUDA is not available (torch {torch.__version__})")
+        raise ValueError(f"--device {device} requested but CUDA is not available (torch {torch.__version__}); "
+                         f"use --device cpu, or install a CUDA build of torch")
     speedlib.check_speed(speed, dev)
     cfg = preset(preset_name)
     cfg.method = method

@@ -44,9 +44,10 @@ def resolve_device(device: str | None) -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError as e:
-        raise ValueError(f"bad --device {device!r}: {e}") from None
+        raise ValueError(f"bad --device {device!r} ({e}): use cpu or cuda[:N]") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine")
+        raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine: use "
+                         f"--device cpu, or install a CUDA build of torch (torch {torch.__version__})")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"bad --device {device!r}: use cpu or cuda[:N]")
     return dev
@@ -93,7 +94,7 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     dev = resolve_device(device)
     run_dir = Path(out)
     if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--out {run_dir} exists and is not a folder")
+        raise ValueError(f"--out {run_dir} exists and is not a folder: pick another --out")
     if (run_dir / "config.yaml").exists():
         check_same_config(run_dir, cfg)
     if (run_dir / "scores.json").exists():
@@ -122,7 +123,9 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
         trainer.run(logger)
         returns = trainer.final_evaluation()
     except NonFiniteLossError as e:
-        print(f"jedi-bench train: stopped: {e} ({trainer.checkpoint_path})", file=sys.stderr)
+        print(f"jedi-bench train: stopped: {e} ({trainer.checkpoint_path}). Resuming with the same settings "
+              f"likely meets it again: start afresh in a new --out with other settings, e.g. "
+              f"--set speed.bf16=false or a lower --set train.lr=...", file=sys.stderr)
         return 1
     finally:
         trainer.close()
