@@ -9,6 +9,7 @@ import torch
 
 from jedi_bench.cli import main
 from jedi_bench.compute import speed as speedlib
+from jedi_bench.compute.flops import achieved, count_flops, matmul_peak
 from jedi_bench.compute.profile import profile_cli
 from jedi_bench.compute.projection import projected_hours, update_counts
 from jedi_bench.compute.timing import time_call
@@ -65,6 +66,16 @@ def test_profile_writes_complete_consistent_json(tmp_path, method):
     assert report["peak_memory_kind"] == "cpu_peak_rss"
     assert report["peak_memory_mb"] >= report["memory_before_models_mb"] > 0
 
+    # FLOPs per step and their fraction of the matmul peak timed in the same process.
+    flops, rates, peak = report["flops"], report["flops_achieved"], report["matmul_peak"]
+    assert set(timings) | {"sampling_step"} == set(flops) == set(rates)
+    assert all(n > 0 for n in flops.values())
+    assert flops["full_update"] == sum(n for name, n in flops.items() if name not in ("full_update", "sampling_step"))
+    assert peak["dtype"] == "float32" and peak["flops_per_s"] == pytest.approx(peak["flops"] / peak["best_ms"] * 1e3)
+    assert rates["full_update"]["flops_per_s"] == pytest.approx(flops["full_update"] / timings["full_update"] * 1e3)
+    assert rates["sampling_step"]["peak_fraction"] == pytest.approx(
+        flops["sampling_step"] / sampling["ms_per_step"] * 1e3 / peak["flops_per_s"])
+
     # The projection is the schedule applied to the measured times, nothing else.
     step_ms = {name.removesuffix("_step"): ms for name, ms in timings.items() if name != "full_update"}
     expected = projected_hours(step_ms, report["policy_step_ms"]["median"], preset("atari100k").train)
@@ -74,6 +85,7 @@ def test_profile_writes_complete_consistent_json(tmp_path, method):
 def test_profile_records_speed_switches(tmp_path):
     report = _profile(tmp_path, "jedi", "--bf16", "--channels-last")
     assert report["options"]["bf16"] and report["options"]["channels_last"]
+    assert report["matmul_peak"]["dtype"] == "bfloat16"
     assert report["timings_ms"]["full_update"] > 0
 
 
@@ -166,3 +178,33 @@ def test_time_call_excludes_warmup():
     timing = time_call(lambda: calls.append(1), torch.device("cpu"), repeats=3, warmup=2)
     assert len(calls) == 5 and timing.repeats == 3
     assert 0 <= timing.min_ms <= timing.median_ms <= timing.max_ms
+
+
+def test_count_flops_counts_forward_and_backward_matmuls():
+    layer = torch.nn.Linear(64, 32)
+    x = torch.randn(8, 64, requires_grad=True)
+    # forward 2*8*64*32, backward twice that (gradients of the input and of the weight)
+    assert count_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 8 * 64 * 32
+
+
+def test_matmul_peak_and_achieved_fraction():
+    peak = matmul_peak(torch.device("cpu"), torch.float32, n=64, repeats=2)
+    assert peak["flops"] == 2 * 64**3 and peak["flops_per_s"] > 0 and peak["dtype"] == "float32"
+    rates = achieved({"a": 2_000_000, "b": 10}, {"a": 2.0}, peak_flops_per_s=4e9)
+    assert rates == {"a": {"flops_per_s": pytest.approx(1e9), "peak_fraction": pytest.approx(0.25)}}
+
+
+def test_eager_sampling_bypasses_graphs_for_the_duration():
+    class WM(torch.nn.Module):
+        def sample_next(self, context, actions):
+            return context
+
+    wm = WM()
+    graphed = speedlib.GraphedSampler(wm.sample_next, SpeedConfig(cuda_graphs=True), torch.device("cpu"))
+    wm.sample_next = graphed
+    with speedlib.eager_sampling(wm):
+        assert not isinstance(wm.sample_next, speedlib.GraphedSampler)
+        assert torch.equal(wm.sample_next(torch.ones(2), None), torch.ones(2))
+    assert wm.sample_next is graphed
+    with speedlib.eager_sampling(WM()):   # nothing to bypass
+        pass

@@ -11,7 +11,10 @@ switches applied by :mod:`jedi_bench.compute.speed`. Measured, with warm-up excl
 - world-model sampling: one ``sample_next`` on ``batch_size`` contexts with the configured sampler;
 - one policy step (encode + actor-critic forward, batch 1), the cost of collecting one env step;
 - peak memory, parameters, and the projected hours of a full ``atari100k`` run
-  (:mod:`jedi_bench.compute.projection`).
+  (:mod:`jedi_bench.compute.projection`);
+- the FLOPs of each component step and of sampling, and the FLOP/s they achieve as a fraction of a
+  dense matmul's in the same dtype, timed in the same process (:mod:`jedi_bench.compute.flops`). The
+  counting call is an eager run of the step and doubles as its first warm-up call.
 
 Measure one method per process (the CPU peak RSS is the process's), all methods on the same device.
 """
@@ -30,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from jedi_bench.compute import speed as speedlib
+from jedi_bench.compute.flops import achieved, count_flops, matmul_peak
 from jedi_bench.compute.memory import baseline_memory_mb, peak_memory_mb
 from jedi_bench.compute.projection import ACTOR_CRITIC, projected_hours, update_counts
 from jedi_bench.compute.timing import Timing, time_call
@@ -54,7 +58,9 @@ def profile_cli(method: str, device: str, preset: str, batch_size: int, repeats:
     report = profile(method, device, preset, batch_size, repeats, speed)
     atomic_write_json(out_path, report)
     t, s = report["timings_ms"], report["sampling"]
-    print(f"{method} on {report['device']['device_name']}: full update {t['full_update']:.1f} ms, "
+    fraction = report["flops_achieved"]["full_update"]["peak_fraction"]
+    print(f"{method} on {report['device']['device_name']}: full update {t['full_update']:.1f} ms "
+          f"({fraction:.1%} of the matmul peak), "
           f"sampling {s['frames_per_s']:.1f} frames/s, peak memory {report['peak_memory_mb']:.0f} MiB "
           f"({report['peak_memory_kind']}), projected {report['projected_hours_atari100k']:.1f} h "
           f"-> {out_path}", file=sys.stderr)
@@ -80,18 +86,23 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     layout = speedlib.to_channels_last if speed.channels_last else (lambda x: x)
 
     steps: dict[str, Timing] = {}
+    flops: dict[str, int] = {}
     bar = tqdm(total=len(components) + 2, desc=f"profile {method}", file=sys.stderr, disable=not progress)
     for comp in components:
         bar.set_postfix_str(f"{comp.name} step")
         batch = synthetic_batch(batch_size, comp.segment_length, dev, layout)
-        steps[comp.name] = time_call(partial(train_step, comp, optimizers[comp.name], batch, speed, dev),
-                                     dev, repeats, warmup)
+        step = partial(train_step, comp, optimizers[comp.name], batch, speed, dev)
+        with speedlib.eager_sampling(wm):
+            flops[f"{comp.name}_step"] = count_flops(step)
+        steps[comp.name] = time_call(step, dev, repeats, warmup - 1)
         bar.update()
 
     bar.set_postfix_str("sampling")
     context, actions = synthetic_context(wm, batch_size, cfg.world_model.context, dev, layout)
     with torch.no_grad(), speedlib.autocast(speed, dev):
-        sampling = time_call(lambda: wm.sample_next(context, actions), dev, repeats, warmup)
+        with speedlib.eager_sampling(wm):
+            flops["sampling_step"] = count_flops(lambda: wm.sample_next(context, actions))
+        sampling = time_call(lambda: wm.sample_next(context, actions), dev, repeats, warmup - 1)
     bar.update()
 
     bar.set_postfix_str("policy step")
@@ -109,6 +120,8 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     parameters[ACTOR_CRITIC] = sum(p.numel() for p in ac.parameters())
     parameters["total"] = sum(parameters.values())
     full_schedule = preset("atari100k").train
+    flops["full_update"] = sum(n for name, n in flops.items() if name != "sampling_step")
+    peak = matmul_peak(dev, torch.bfloat16 if speed.bf16 else torch.float32)
 
     return {
         "method": method,
@@ -131,6 +144,9 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
         "cpu_time_ms": {**{f"{name}_step": t.cpu_median_ms for name, t in steps.items()},
                         "full_update": sum(t.cpu_median_ms for t in steps.values()),
                         "sampling_step": sampling.cpu_median_ms, "policy_step": policy.cpu_median_ms},
+        "flops": flops,
+        "flops_achieved": achieved(flops, {**timings, "sampling_step": sampling.median_ms}, peak["flops_per_s"]),
+        "matmul_peak": peak,
         "projected_hours_atari100k": projected_hours(step_ms, policy.median_ms, full_schedule),
         "schedule_atari100k": dataclasses.asdict(update_counts(full_schedule)),
         "num_actions": NUM_ACTIONS,

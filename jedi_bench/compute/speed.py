@@ -152,6 +152,21 @@ def use_cuda_graphs(world_model: nn.Module, speed: SpeedConfig, device: torch.de
         world_model.sample_next = GraphedSampler(world_model.sample_next, speed, device)
 
 
+@contextlib.contextmanager
+def eager_sampling(world_model: nn.Module):
+    """``sample_next`` runs its own Python for the duration (graph replays bypass torch's dispatch, so
+    they are invisible to counters such as FlopCounterMode); the graphs are kept for afterwards."""
+    graphed = world_model.__dict__.get("sample_next")
+    if not isinstance(graphed, GraphedSampler):
+        yield
+        return
+    world_model.sample_next = graphed.sample_next
+    try:
+        yield
+    finally:
+        world_model.sample_next = graphed
+
+
 def apply_speed(modules: Iterable[nn.Module], world_model: nn.Module, speed: SpeedConfig,
                 device: torch.device) -> None:
     """All switches that change models, in the order they must be applied (layout, compile, graphs)."""
