@@ -38,7 +38,10 @@ SCORES_KEYS = ("game", "method", "seed", "preset", "env_steps", "returns", "mean
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """The requested torch device (default: cuda when available); a bad or unavailable one is a ValueError."""
+    """The requested torch device (default: cuda when available); a bad or unavailable one is a ValueError.
+
+    Plain ``cuda`` takes a free GPU slot, so parallel jobs spread over all GPUs; ``cuda:N`` is used as given.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -50,6 +53,12 @@ def resolve_device(device: str | None) -> torch.device:
                          f"--device cpu, or install a CUDA build of torch (torch {torch.__version__})")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"bad --device {device!r}: use cpu or cuda[:N]")
+    if dev.type == "cuda" and dev.index is None:   # plain cuda: a free GPU slot (jedi_bench/compute/gpu_slots.py)
+        from jedi_bench.compute.gpu_slots import claim_cuda_index
+
+        dev = torch.device("cuda", claim_cuda_index(torch.cuda.device_count()))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
     return dev
 
 
