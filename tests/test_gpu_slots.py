@@ -107,3 +107,15 @@ def test_resolve_device_takes_a_slot_for_plain_cuda_only(monkeypatch):
     assert chosen == [torch.device("cuda", 1)] * 2 + [torch.device("cuda", 0)]
     other.release()
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_workflow_passes_runs_per_gpu_to_training_jobs(tmp_path):
+    from test_workflow import snakemake, write_config
+
+    cfg = write_config(tmp_path / "c.yaml", gpu={"runs_per_gpu": 2})
+    r = snakemake(tmp_path, "runs", "-n", "-p", "--cores", "2", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert r.stdout.count("JEDI_BENCH_RUNS_PER_GPU=2 jedi-bench train") >= 1
+    bad = write_config(tmp_path / "bad.yaml", gpu={"runs_per_gpu": 0})
+    r = snakemake(tmp_path, "runs", "-n", "--cores", "2", "--configfile", str(bad))
+    assert r.returncode != 0 and "runs_per_gpu" in r.stderr + r.stdout
