@@ -13,7 +13,8 @@ switches applied by :mod:`jedi_bench.compute.speed`. Measured, with warm-up excl
 - peak memory, parameters, and the projected hours of a full ``atari100k`` run
   (:mod:`jedi_bench.compute.projection`);
 - the FLOPs of each component step and of sampling, and the FLOP/s they achieve as a fraction of a
-  dense matmul's in the same dtype, timed in the same process (:mod:`jedi_bench.compute.flops`). The
+  dense matmul's in the same dtype, timed in the same process before and after the steps (the faster
+  counts, so a moment of contention does not lower the peak; :mod:`jedi_bench.compute.flops`). The
   counting call is an eager run of the step and doubles as its first warm-up call.
 
 Measure one method per process (the CPU peak RSS is the process's), all methods on the same device.
@@ -73,8 +74,11 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     dev, cfg = _validated(method, device, preset_name, batch_size, repeats, speed)
     if progress and (warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32")):
         print(f"jedi-bench profile: warning: {warning}", file=sys.stderr)
+    peak_dtype = torch.bfloat16 if speed.bf16 else torch.float32
+    peak_first = matmul_peak(dev, peak_dtype)     # before the models, so its buffers are not in the peak memory
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
     memory_before = baseline_memory_mb(dev)
     torch.manual_seed(0)
@@ -121,7 +125,7 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     parameters["total"] = sum(parameters.values())
     full_schedule = preset("atari100k").train
     flops["full_update"] = sum(n for name, n in flops.items() if name != "sampling_step")
-    peak = matmul_peak(dev, torch.bfloat16 if speed.bf16 else torch.float32)
+    peak = max(peak_first, matmul_peak(dev, peak_dtype), key=lambda p: p["flops_per_s"])
 
     return {
         "method": method,
