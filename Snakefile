@@ -21,6 +21,12 @@ configfile: os.path.join(workflow.basedir, "workflows/config/default.yaml")
 validate(config, os.path.join(workflow.basedir, "workflows/config/schema.yaml"))
 
 
+# Software: every rule declares the conda environment workflows/envs/jedi-bench.yaml
+# (--software-deployment-method conda) and runs in this container image under
+# --software-deployment-method apptainer (built from workflows/container/jedi-bench.def).
+container: config["container"]
+
+
 include: "workflows/common.smk"
 include: "workflows/train.smk"
 include: "workflows/compute.smk"

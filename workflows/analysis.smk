@@ -40,6 +40,8 @@ rule aggregate:
         runs=lambda wildcards, input: " ".join(os.path.dirname(p) for p in input.scores),
         out=lambda wildcards, output: os.path.dirname(output.report),
         reps=config["aggregate"]["reps"],
+    conda:
+        SOFTWARE_ENV
     shell:
         "jedi-bench aggregate --runs {params.runs} --out {params.out} --compute {input.compute} "
         "--reps {params.reps} > {log} 2>&1"
@@ -64,6 +66,8 @@ rule published_report:
     params:
         out=lambda wildcards, output: os.path.dirname(output.report),
         reps=PUBLISHED_REPS,
+    conda:
+        SOFTWARE_ENV
     shell:
         "jedi-bench published-report --out {params.out} --reps {params.reps} > {log} 2>&1"
 
@@ -84,6 +88,8 @@ rule learning_check:
         seed=config["learning_check"]["seed"],
         episodes=config["learning_check"]["episodes"],
         overrides=shell_args("--set", config["learning_check"].get("overrides", [])),
+    conda:
+        SOFTWARE_ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "jedi-bench learning-check --methods {params.methods} --seed {params.seed} "

@@ -57,6 +57,8 @@ COMPUTE_PROFILES = (
 )
 AGGREGATE_REPORT = f"results/{PRESET}/report.md"
 PUBLISHED_REPORT = "results/published/report.md"
+# The software every rule runs with under `--software-deployment-method conda` (relative to workflows/)
+SOFTWARE_ENV = "envs/jedi-bench.yaml"
 
 
 def profile_threads():

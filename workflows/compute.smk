@@ -29,6 +29,8 @@ rule profile:
         batch_size=config["profile"]["batch_size"],
         repeats=config["profile"]["repeats"],
         options=" ".join(config["profile"].get("options", [])),
+    conda:
+        SOFTWARE_ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
         "jedi-bench profile --method {wildcards.method} --device {params.device} --preset {wildcards.preset} "

@@ -25,6 +25,8 @@ rule train:
         device=DEVICE,
         overrides=shell_args("--set", config.get("train_overrides", [])),
         runs_per_gpu=config.get("gpu", {}).get("runs_per_gpu", 1),
+    conda:
+        SOFTWARE_ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} JEDI_BENCH_RUNS_PER_GPU={params.runs_per_gpu} "
         "jedi-bench train --method {wildcards.method} --game {wildcards.game} --seed {wildcards.seed} "
