@@ -1,4 +1,5 @@
-"""Checkpoint files: round trip with weights_only, clear errors on bad files, atomic replacement, exact env restore."""
+"""Checkpoint files: round trip with weights_only, errors on bad files that say why and what to do, atomic
+replacement keeping the previous checkpoint (and train's fallback to it), exact env restore."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_rng_states_restore_every_generator():
 
 @pytest.mark.parametrize("content, cause", [
     (b"", "the file is empty (0 bytes)"),
-    (b"definitely not a checkpoint", "the file is not a torch file (27 bytes"),
+    (b"definitely not a checkpoint", "the file is not a torch file (27 bytes, neither a torch zip archive"),
     (b"\x00" * 100, "the file is not a torch file (100 bytes"),
 ])
 def test_garbage_file_is_a_clear_error_naming_it(tmp_path, content, cause):
@@ -120,8 +121,8 @@ def test_pickled_objects_are_refused(tmp_path):
     """weights_only: a checkpoint carrying arbitrary Python objects never runs code when loaded."""
     path = tmp_path / "evil.pt"
     torch.save({"magic": ckpt.MAGIC, "format_version": ckpt.FORMAT_VERSION, "obj": np.random.default_rng(0)}, path)
-    with pytest.raises(ValueError, match="Python objects that a safe .weights-only. load refuses: Unsupported "
-                                         "global: GLOBAL numpy.random._pickle.__generator_ctor"):
+    refused = "Python objects that a safe .weights-only. load refuses: Unsupported global: GLOBAL numpy"
+    with pytest.raises(ValueError, match=refused):
         ckpt.load_checkpoint(path)
 
 
@@ -187,7 +188,8 @@ def test_train_refuses_a_corrupt_checkpoint_saying_what_to_do(tmp_path, previous
     with pytest.raises(ValueError) as info:
         train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False)
     message = str(info.value)
-    assert message.startswith(f"checkpoint {run / 'checkpoints' / 'last.pt'} cannot be loaded: the file is not")
+    last = run / "checkpoints" / "last.pt"
+    assert message.startswith(f"checkpoint {last} cannot be loaded: the file is not")
     assert says in message and f"delete {run} (or pick another --out) to start the run afresh" in message
     assert (run / "checkpoints" / "last.pt").read_bytes() == b"\x00" * 100
 
@@ -215,8 +217,8 @@ def test_train_resumes_from_the_previous_checkpoint_when_the_last_is_damaged(tmp
     capsys.readouterr()
     assert train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False) == 0
     err = capsys.readouterr().err
-    assert (f"warning: checkpoint {last} cannot be loaded: the file is truncated: it starts like a torch file "
-            f"but its end is missing (2000 bytes). Resuming from the checkpoint before it, {previous} "
+    assert (f"warning: checkpoint {last} cannot be loaded: the file is truncated: it starts like a torch "
+            f"file but its end is missing (2000 bytes). Resuming from the checkpoint before it, {previous} "
             f"(epoch {epoch}); the damaged file is kept as {last}.damaged.") in err
     assert (run / "checkpoints" / "last.pt.damaged").read_bytes() == truncated
     a, b = (json.loads((r / "scores.json").read_text()) for r in (whole, run))

@@ -87,7 +87,7 @@ def describe_load_error(path: Path, error: BaseException) -> str:
     if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
         return f"the file is truncated: it starts like a torch file but its end is missing ({size} bytes)"
     if head[:1] != b"\x80" and not zipfile.is_zipfile(path):
-        return f"the file is not a torch file ({size} bytes that are neither a torch zip archive nor a pickle)"
+        return f"the file is not a torch file ({size} bytes, neither a torch zip archive nor a pickle)"
     text = str(error).strip()
     if isinstance(error, pickle.UnpicklingError) and "WeightsUnpickler error:" in text:
         detail = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0].strip().rstrip(".")

@@ -90,5 +90,6 @@ def evaluate_run(run: str, episodes: int, device: str | None = None) -> int:
     cap = cfg.train.eval_max_agent_steps
     capped = f", each capped at {cap} agent steps (the run's train.eval_max_agent_steps)" if cap else ""
     print(f"{cfg.method} {cfg.game} seed {cfg.seed} (epoch {result['epoch']}, {result['env_steps']} env steps): "
-          f"mean return {result['mean']:.3f} +- {result['std']:.3f} over {episodes} episodes{capped} -> {path}")
+          f"mean return {result['mean']:.3f} +- {result['std']:.3f} over {episodes} episodes{capped} "
+          f"-> {path}")
     return 0

@@ -159,15 +159,15 @@ def _resume(trainer, run_dir: Path) -> None:
         damaged = e
     previous = previous_path(last)
     if not previous.is_file():
-        raise ValueError(f"{damaged}. There is no earlier checkpoint ({previous.name}) to fall back to: if the "
-                         f"run folder was copied, copy it again; otherwise delete {run_dir} (or pick another "
-                         f"--out) to start the run afresh") from None
+        raise ValueError(f"{damaged}. There is no earlier checkpoint ({previous.name}) to fall back to: if "
+                         f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
+                         f"another --out) to start the run afresh") from None
     try:
         trainer.load(previous)
     except CheckpointUnreadableError as e:
-        raise ValueError(f"{damaged}. The checkpoint before it cannot be loaded either ({e.cause}): if the "
-                         f"run folder was copied, copy it again; otherwise delete {run_dir} (or pick another "
-                         f"--out) to start the run afresh") from None
+        raise ValueError(f"{damaged}. The checkpoint before it cannot be loaded either ({e.cause}): if "
+                         f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
+                         f"another --out) to start the run afresh") from None
     kept = last.with_name(last.name + ".damaged")
     replace_with_copy(kept, last)
     replace_with_copy(last, previous)
