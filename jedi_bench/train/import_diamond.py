@@ -33,8 +33,9 @@ def read_diamond_agent(path: Path) -> dict[str, dict[str, torch.Tensor]]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as e:
-        raise ValueError(f"{path} cannot be read as a weights-only torch file: {describe_load_error(path, e)}; "
-                         f"expected a DIAMOND agent state_dict such as agent_versions/agent_epoch_*.pt") from None
+        raise ValueError(f"{path} cannot be read as a weights-only torch file: "
+                         f"{describe_load_error(path, e)}; expected a DIAMOND agent state_dict such as "
+                         f"agent_versions/agent_epoch_*.pt") from None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} is not a DIAMOND agent: expected a state_dict (a dict of tensors)")
     parts = split_diamond_state_dict(state)
