@@ -21,8 +21,11 @@ METRIC_TITLES = {"mean_hns": "Mean HNS", "median_hns": "Median HNS", "iqm": "IQM
                  "optimality_gap": "Optimality gap"}
 
 
-def save_figure(fig, stem: str | Path) -> list[Path]:
-    """Save ``stem``.png and ``stem``.pdf, each written atomically."""
+def save_figure(fig, stem: str | Path, caption: str = "") -> list[Path]:
+    """Save ``stem``.png and ``stem``.pdf, each written atomically, with ``caption`` (what the figure
+    covers: preset, games, seeds, caps) as a line of small text under it."""
+    if caption:
+        fig.text(0.01, 0.0, caption, fontsize=7.5, va="top", ha="left", wrap=True)
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -53,6 +56,19 @@ def _baseline_color(k: int):
 
 
 BASELINE_DASHES = ("--", "-.", ":")
+# the suite's methods, when their curves coincide, stay visible by line style and marker
+SUITE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def _steps_axis(ax, steps) -> None:
+    """Agent steps on the x axis: a few readable ticks ("50k"), and some room when there is one step only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, min_n_ticks=2))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
+    values = np.unique(np.asarray(steps, float))
+    if len(values) == 1:
+        ax.set_xlim(values[0] * 0.9 - 1, values[0] * 1.1 + 1)
 
 
 # How each kind of row is drawn in the aggregate figure: label suffix, marker, marker size.
@@ -60,17 +76,28 @@ ROW_STYLES = {"published runs": ("", "o", 5), "published means": (" (per-game me
               "published claim": (" (claimed)", "X", 7)}
 
 
-def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
-    """One panel per interval metric; one row per method, runs first (bars: 95% intervals), then methods
-    without runs below a line (hollow diamonds: per-game means; crosses: claimed figures)."""
-    order = ["suite", "published runs", "published means", "published claim"]
-    methods = sorted(table.index, key=lambda m: order.index(table.loc[m, "source"]))
+def _suite_apart(table: pd.DataFrame, suite: list[str], others: list[str]) -> bool:
+    """Whether the suite's methods need panels of their own: their IQM intervals fill under a fifth of the
+    range the published rows span (e.g. smoke-scale runs next to published agents)."""
+    if not suite or not others:
+        return False
+
+    def span(rows):
+        values = table.loc[rows, ["iqm", "iqm_lo", "iqm_hi"]].to_numpy(float)
+        values = values[~np.isnan(values)]
+        return (values.min(), values.max()) if len(values) else (0.0, 0.0)
+
+    (s_lo, s_hi), (o_lo, o_hi) = span(suite), span(others)
+    full = max(s_hi, o_hi) - min(s_lo, o_lo)
+    return full > 0 and (s_hi - s_lo) < 0.2 * full
+
+
+def _aggregate_rows(axes, table: pd.DataFrame, methods: list[str], colors: dict) -> None:
+    """Draw ``methods`` as rows of the four metric panels ``axes``."""
     sources = [table.loc[m, "source"] for m in methods]
-    colors = _colors([m for m, s in zip(methods, sources) if s == "suite"])
-    fig, axes = plt.subplots(1, 4, figsize=(14, 0.35 * len(methods) + 1.5), sharey=True)
     y = np.arange(len(methods))[::-1]
     with_runs = sum(s in ("suite", "published runs") for s in sources)
-    for ax, (metric, name) in zip(axes, METRIC_TITLES.items()):
+    for ax, metric in zip(axes, METRIC_TITLES):
         for yi, m, source in zip(y, methods, sources):
             point, lo, hi = table.loc[m, [metric, f"{metric}_lo", f"{metric}_hi"]].astype(float)
             color = colors.get(m, "0.45")
@@ -85,29 +112,61 @@ def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str) -> list[P
                         markerfacecolor="none" if hollow else color)
         if 0 < with_runs < len(methods):
             ax.axhline(len(methods) - with_runs - 0.5, color="k", linewidth=0.6)
-        ax.set_title(name)
         ax.grid(axis="x", alpha=0.3)
+        ax.set_ylim(-0.6, len(methods) - 0.4)
     caveats = table["caveat"].fillna("") if "caveat" in table.columns else pd.Series("", index=table.index)
-    flagged = {m for m, s in zip(methods, sources) if s == "published runs" and caveats[m]}
-    labels = [m + ("" if s == "suite" else ROW_STYLES[s][0]) + (" \u2020" if m in flagged else "")
-              for m, s in zip(methods, sources)]
+    labels = [m + ("" if s == "suite" else ROW_STYLES[s][0])
+              + (" \u2020" if s == "published runs" and caveats[m] else "") for m, s in zip(methods, sources)]
     axes[0].set_yticks(y, labels)
-    if flagged:
-        fig.text(0.01, 0.0, "\u2020 the released runs have a caveat (report.md)", fontsize=8)
+
+
+def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
+    """One panel per interval metric; one row per method, runs first (bars: 95% intervals), then methods
+    without runs below a line (hollow diamonds: per-game means; crosses: claimed figures). When the
+    suite's scores sit on another scale than the published ones, the suite gets a row of panels of its own."""
+    order = ["suite", "published runs", "published means", "published claim"]
+    methods = sorted(table.index, key=lambda m: order.index(table.loc[m, "source"]))
+    suite = [m for m in methods if table.loc[m, "source"] == "suite"]
+    others = [m for m in methods if m not in suite]
+    colors = _colors(suite)
+    groups = [suite, others] if _suite_apart(table, suite, others) else [methods]
+    heights = [0.35 * len(g) + 0.6 for g in groups]
+    fig, grid = plt.subplots(len(groups), 4, figsize=(14, sum(heights) + 1.2), squeeze=False, sharey="row",
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    for axes, group in zip(grid, groups):
+        _aggregate_rows(axes, table, group, colors)
+    for ax, name in zip(grid[0], METRIC_TITLES.values()):
+        ax.set_title(name)
+    for row, axes in enumerate(grid):
+        for ax in axes:
+            ax.set_xlabel("human-normalised score" if row == len(grid) - 1 or len(groups) > 1 else "",
+                          fontsize=8)
+    caveats = table["caveat"].fillna("") if "caveat" in table.columns else pd.Series("", index=table.index)
+    if any(table.loc[m, "source"] == "published runs" and caveats[m] for m in methods):
+        caption = "\u2020 the released runs have a caveat (report.md). " + caption
+    if len(groups) > 1:
+        caption = ("The suite's runs (top) are on another scale than the published ones (bottom): each row "
+                   "has its own axes. " + caption)
     fig.suptitle(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
 def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str], stem: str | Path,
-                              title: str) -> list[Path]:
-    """Score distributions of runs: the suite's methods solid and coloured, published runs dashed in muted
-    colours; every band is a 95% interval."""
+                              title: str, caption: str = "") -> list[Path]:
+    """Score distributions of runs: the suite's methods thick, coloured and marked (each its own line style,
+    drawn on top, so that coinciding curves stay visible), published runs thin and dashed in muted colours;
+    every band is a 95% interval."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = _colors(suite)
     for k, (name, (profile, band)) in enumerate(profiles.items()):
         ours = name in colors
         color = colors[name] if ours else _baseline_color(k)
-        style = {"linewidth": 2} if ours else {"linestyle": BASELINE_DASHES[k % 3], "linewidth": 1.3}
+        if ours:
+            linestyle, marker = SUITE_STYLES[suite.index(name) % len(SUITE_STYLES)]
+            style = {"linewidth": 2.2, "linestyle": linestyle, "marker": marker, "markersize": 4,
+                     "markevery": (suite.index(name) * 3, 10), "zorder": 3}
+        else:
+            style = {"linestyle": BASELINE_DASHES[k % 3], "linewidth": 1.1, "zorder": 2}
         ax.plot(taus, profile, label=name, color=color, **style)
         if band is not None:
             ax.fill_between(taus, band[0], band[1], color=color, alpha=0.2 if ours else 0.1)
@@ -117,10 +176,11 @@ def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str]
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
-def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
+def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: str,
+                                    caption: str = "") -> list[Path]:
     """Heatmap of P(row method > column method), with intervals written in the cells when known."""
     names = list(dict.fromkeys(list(poi["x"]) + list(poi["y"])))
     grid = np.full((len(names), len(names)), np.nan)
@@ -140,10 +200,11 @@ def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: 
     ax.set_ylabel("X")
     fig.colorbar(image, ax=ax, label="P(X > Y)")
     ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
-def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, title: str) -> list[Path]:
+def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, title: str,
+                      caption: str = "") -> list[Path]:
     """Games x methods HNS as grouped horizontal bars (symmetric-log axis: HNS spans -0.1 to >5)."""
     games, methods = list(hns.index), list(hns.columns)
     colors = _colors(suite)
@@ -161,10 +222,10 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
     ax.set_xlabel("human-normalised score (1 = human)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
-def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
+def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
     """One panel per game: test return against agent steps, mean over seeds with a +-1 std band."""
     from jedi_bench.envs.games import ATARI100K_GAMES
 
@@ -176,12 +237,14 @@ def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str) ->
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.5 * rows + 0.6), squeeze=False,
                              layout="constrained")
     for ax, game in zip(axes.flat, games):
-        for method, curve in summary[summary["game"] == game].groupby("method", sort=False):
+        shown = summary[summary["game"] == game]
+        for k, (method, curve) in enumerate(shown.groupby("method", sort=False)):
             x, m, s = curve["env_steps"], curve["mean"], curve["std"]
-            ax.plot(x, m, color=colors[method], label=method)
-            ax.fill_between(x, m - s, m + s, color=colors[method], alpha=0.2)
+            linestyle, marker = SUITE_STYLES[k % len(SUITE_STYLES)]
+            ax.plot(x, m, color=colors[method], label=method, linestyle=linestyle, marker=marker, markersize=3)
+            ax.fill_between(x, m - s, m + s, color=colors[method], alpha=0.15)
         ax.set_title(game, fontsize=9)
-        ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
+        _steps_axis(ax, shown["env_steps"])
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(games):]:
@@ -193,24 +256,26 @@ def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str) ->
     if games:
         axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
-def plot_iqm_curves(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
+def plot_iqm_curves(table: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
     """Sample efficiency: IQM of HNS against agent steps, one line per method, 95% bands."""
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = _colors(list(dict.fromkeys(table["method"])))
-    for method, curve in table.groupby("method", sort=False):
-        ax.plot(curve["env_steps"], curve["iqm_hns"], color=colors[method], label=method)
+    for k, (method, curve) in enumerate(table.groupby("method", sort=False)):
+        linestyle, marker = SUITE_STYLES[k % len(SUITE_STYLES)]
+        ax.plot(curve["env_steps"], curve["iqm_hns"], color=colors[method], label=method, linestyle=linestyle,
+                marker=marker, markersize=3)
         if curve["lo"].notna().all():
-            ax.fill_between(curve["env_steps"], curve["lo"], curve["hi"], color=colors[method], alpha=0.2)
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
+            ax.fill_between(curve["env_steps"], curve["lo"], curve["hi"], color=colors[method], alpha=0.15)
+    _steps_axis(ax, table["env_steps"])
     ax.set_xlabel("agent steps")
     ax.set_ylabel("IQM human-normalised score")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)
 
 
 COMPUTE_PANELS = (("full_update_ms", "full update (ms)"), ("sampling_frames_per_s", "sampling (frames/s)"),

@@ -26,7 +26,15 @@ from jedi_bench.analysis.aggregates import (
 from jedi_bench.analysis.compute import efficiency_with_paper, read_profile
 from jedi_bench.analysis.curves import iqm_curves, load_curves, summarize_curves
 from jedi_bench.analysis.published import WORLD_MODEL_BASELINES, published_aggregates
-from jedi_bench.analysis.runs import atari_only, find_runs, load_scores, method_scores, per_game_means
+from jedi_bench.analysis.runs import (
+    atari_only,
+    eval_step_caps,
+    find_runs,
+    load_scores,
+    method_scores,
+    per_game_means,
+    runs_caption,
+)
 from jedi_bench.analysis.sections import (
     REFERENCE_RUNS,
     SEED,
@@ -91,6 +99,7 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
                  pd.concat([suite_means, published_raw], axis=1),
                  list(WORLD_MODEL_BASELINES) + (["JEDI"] if every_game else []), reps,
                  baselines.claims() if every_game else None, notes)
+    rep.caption = runs_caption(scores, games, eval_step_caps(scores["run"]))
     rep.notes.append(f"{len(scores)} runs, preset {', '.join(presets)}; methods "
                      + ", ".join(f"{m.name} ({m.matrix.shape[0]} seed(s) x {len(m.games)} game(s))" for m in suite))
     if skipped:
@@ -111,14 +120,14 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
                             rep.out / "tables" / "learning_curves",
                             "Test return during training: mean and standard deviation over seeds.", 1)
         paths += figures.plot_learning_curves(summary, rep.out / "figures" / "learning_curves",
-                                              "Learning curves (mean over seeds, band: +-1 std)")
+                                              "Learning curves (mean over seeds, band: +-1 std)", rep.caption)
         rep.link(paths, "**Learning curves**: test return against agent steps per game")
         iqm = iqm_curves(curves, rep.reps, SEED)
         paths = write_table(iqm.set_index(["method", "env_steps"]), rep.out / "tables" / "sample_efficiency",
                             "IQM of human-normalised test returns over runs and games at each evaluation step, "
                             "with 95% stratified bootstrap intervals.")
         paths += figures.plot_iqm_curves(iqm, rep.out / "figures" / "sample_efficiency",
-                                         f"Sample efficiency ({games_short(rep.games)})")
+                                         f"Sample efficiency ({games_short(rep.games)})", rep.caption)
         rep.link(paths, "**Sample efficiency**: IQM HNS over all runs and games against agent steps; the band "
                  "is a 95% interval, so a gap between bands is a reliable difference at that budget")
     if compute:
@@ -187,7 +196,9 @@ def published_report(out: str, reps: int) -> int:
     published, raw = _published(games)
     claims = baselines.claims()
     rep = Report(Path(out), "Published Atari100k results", [], published, raw,
-                 [b.name for b in published] + list(claims.index), reps, claims)
+                 [b.name for b in published] + list(claims.index), reps, claims,
+                 caption="Published data (baselines/): released runs where the authors published them, "
+                         "per-game means or claimed aggregates otherwise; 26 games.")
     per_game_tables(rep)
     table = aggregates_section(rep)
     check = _reported_check(table)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from jedi_bench.analysis.aggregates import MethodScores
 from jedi_bench.analysis.hns import normalize_long
@@ -96,3 +97,33 @@ def per_game_means(scores: pd.DataFrame) -> pd.DataFrame:
     """Games x methods: mean over seeds of each run's final score (all runs, raw score)."""
     table = scores.pivot_table(index="game", columns="method", values="score", aggfunc="mean")
     return table[sorted(table.columns, key=method_rank)]
+
+
+def eval_step_caps(runs) -> set[int]:
+    """The caps on test-episode length (``train.eval_max_agent_steps``, 0: full games) of the runs' configs;
+    a run without a readable config counts as uncapped."""
+    caps = set()
+    for run in runs:
+        path = Path(run) / "config.yaml"
+        try:
+            cfg = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            cfg = {}
+        caps.add(int((cfg.get("train") or {}).get("eval_max_agent_steps", 0) or 0))
+    return caps
+
+
+def runs_caption(scores: pd.DataFrame, games: list[str], caps: set[int]) -> str:
+    """One line saying what the suite's figures cover: preset, games, seeds per method, and the caps that
+    make scores incomparable with published ones."""
+    presets = ", ".join(sorted(scores["preset"].unique()))
+    seeds = ", ".join(f"{m} {g['seed'].nunique()}" for m, g in scores.groupby("method"))
+    covered = "26 games" if len(games) == 26 else f"{len(games)} of 26 games ({', '.join(games)})"
+    text = f"Preset {presets}; {covered}; seeds per method: {seeds}."
+    capped = sorted(c for c in caps if c > 0)
+    if capped:
+        text += (f" Test episodes capped at {', '.join(map(str, capped))} agent steps "
+                 f"(train.eval_max_agent_steps): scores are not comparable with published ones.")
+    elif presets != "atari100k":
+        text += f" Preset {presets} is not the paper's protocol: scores are not comparable with published ones."
+    return text

@@ -45,6 +45,14 @@ class Report:
     claims: pd.DataFrame | None = None  # claimed aggregates, shown only over all 26 games
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    caption: str = ""  # what every figure covers (preset, games, seeds, caps), written under it
+
+    def figure_caption(self) -> str:
+        """The report's caption, plus the published methods the tables list but the figures leave out."""
+        drawn = set(self.figure_baselines)
+        left = [b.name for b in self.baselines if b.name not in drawn]
+        left += [] if self.claims is None else [c for c in self.claims.index if c not in drawn]
+        return self.caption + (f" Also in the tables, not drawn: {', '.join(left)}." if left else "")
 
     @property
     def games(self) -> list[str]:
@@ -139,7 +147,7 @@ def aggregates_section(rep: Report) -> pd.DataFrame:
              "row rests on")
     shown = table.loc[[m.name for m in rep.suite] + [b for b in rep.figure_baselines if b in table.index]]
     paths = figures.plot_aggregates(shown, rep.out / "figures" / "aggregate_metrics",
-                                    f"Aggregate HNS ({games_short(rep.games)})")
+                                    f"Aggregate HNS ({games_short(rep.games)})", rep.figure_caption())
     rep.link(paths, "**Aggregate metrics figure**: bars are 95% intervals (the suite's methods in colour, "
              "published runs in grey); hollow diamonds are per-game means only and crosses claimed "
              "figures, listed below the line and not comparable for IQM and optimality gap")
@@ -153,7 +161,8 @@ def comparisons(rep: Report, poi_methods: list[MethodScores]) -> None:
     profiles = performance_profiles(shown, TAUS, rep.reps, SEED)
     paths = figures.plot_performance_profiles(profiles, TAUS, [m.name for m in rep.suite],
                                               rep.out / "figures" / "performance_profiles",
-                                              f"Performance profiles ({games_short(rep.games)})")
+                                              f"Performance profiles ({games_short(rep.games)})",
+                                              rep.figure_caption())
     rep.link(paths, "**Performance profiles**: the fraction of runs scoring above each HNS threshold, for the "
              "suite's runs (solid) and the published runs (dashed); a curve that lies above another "
              "everywhere is better at every level (bands: 95% intervals). Per-game means are not runs, so "
@@ -170,7 +179,8 @@ def comparisons(rep: Report, poi_methods: list[MethodScores]) -> None:
     paths += figures.plot_probability_of_improvement(poi[poi["x"].isin(drawn) & poi["y"].isin(drawn)],
                                                      rep.out / "figures" / "probability_of_improvement",
                                                      "Probability of improvement P(X > Y)" +
-                                                     (" (capitalised: published runs)" if rep.suite else ""))
+                                                     (" (capitalised: published runs)" if rep.suite else ""),
+                                                     rep.figure_caption())
     rep.link(paths, "**Probability of improvement**: P(X > Y) is the chance that a run of X beats a run of Y "
              "on a random game; 0.5 means no difference, and an interval above 0.5 a reliable one")
 
@@ -195,7 +205,7 @@ def per_game_figure(rep: Report) -> None:
     flagged = {b.name: f"{b.name} \u2020" for b in rep.run_level if b.caveat}  # as in the aggregate figure
     paths = figures.plot_per_game_hns(normalize_wide(rep.raw[shown]).rename(columns=flagged),
                                       [m.name for m in rep.suite], rep.out / "figures" / "per_game_hns",
-                                      f"Per-game HNS ({games_short(rep.games)})")
+                                      f"Per-game HNS ({games_short(rep.games)})", rep.figure_caption())
     rep.link(paths, "**Per-game HNS bars** (symmetric-log axis; the dotted line is human level; published "
              "bars are the means over their runs; \u2020: the released runs have a caveat, listed above)")
 

@@ -221,14 +221,15 @@ def preset(name: str) -> RunConfig:
                              final_train_epochs=10, batch_size=32, lr=1e-3, test_every_epochs=5,
                              test_episodes=10, final_eval_episodes=100))
     if name == "smoke":
-        # Minutes on a CPU: tiny networks and update counts; exercises every code path of the loop.
+        # Seconds per run on a CPU: tiny networks and update counts; exercises every code path of the loop,
+        # and tests after every epoch so that learning curves have several points.
         return RunConfig(preset=name, world_model=_tiny_world_model(),
                          agent=AgentConfig(channels=[8, 8, 8, 8], lstm=32, horizon=5, batch_size=4),
                          train=TrainConfig(
                              total_env_steps=400, initial_collect_steps=200, initial_collect_max=300,
-                             collect_steps_per_epoch=100, world_model_updates=2, actor_critic_updates=2,
+                             collect_steps_per_epoch=50, world_model_updates=2, actor_critic_updates=2,
                              first_epoch_world_model_updates=4, first_epoch_actor_critic_updates=2,
-                             final_train_epochs=1, batch_size=4, test_every_epochs=2, test_episodes=1,
+                             final_train_epochs=1, batch_size=4, test_every_epochs=1, test_episodes=1,
                              final_eval_episodes=2, eval_max_agent_steps=200))
     raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
 
