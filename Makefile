@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup smoke test lint published clean-smoke
+.PHONY: setup smoke test lint published clean-smoke gpu-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,8 @@ lint: setup
 
 published: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jedi-bench published-report --out results/published
+
+# One GPU, at most 8 minutes: CUDA tests, profiles, timed dev training, concurrent runs, projected hours
+# (results/compute/<gpu name>/; docs/compute.md). Exits 2 at once where there is no GPU.
+gpu-check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jedi-bench gpu-check

@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
                                        repeats=a.repeats, bf16=a.bf16, channels_last=a.channels_last,
                                        compile=a.compile, cuda_graphs=a.cuda_graphs, out=a.out))
 
+    s = command("gpu-check", "measure one GPU in a few minutes: CUDA tests, profiles, timed dev training, "
+                "concurrent runs, projected hours", "Writes OUT_ROOT/<gpu name>/ (see docs/compute.md); "
+                "exit 2 at once where there is no GPU.")
+    s.add_argument("--device", default="cuda", help="the GPU to measure: cuda or cuda:N (cpu only with --dry)")
+    s.add_argument("--out-root", default="results/compute", help="results go to OUT_ROOT/<device name>/")
+    s.add_argument("--budget-min", type=float, default=8.0, help="minutes; no stage starts that would not fit")
+    s.add_argument("--updates", type=int, default=None,
+                   help="full updates per timed training epoch (default: about 5 s worth, from the profile)")
+    s.add_argument("--dry", action="store_true", help="every stage at smoke sizes, to try the command itself")
+    s.set_defaults(run=lambda a: _call("jedi_bench.compute.gpu_check:gpu_check", out_root=a.out_root,
+                                       device=a.device, budget_min=a.budget_min, dry=a.dry, updates=a.updates))
+
     s = command("aggregate", "turn finished run folders into tables and figures")
     s.add_argument("--runs", required=True, nargs="+", help="run folders, or folders that contain them")
     s.add_argument("--out", required=True, help="output folder (tables/ and figures/ are written inside)")

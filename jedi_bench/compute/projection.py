@@ -59,3 +59,27 @@ def projected_hours(step_ms: dict[str, float], policy_step_ms: float, train: Tra
     total_ms = (counts.world_model * world_model_ms + counts.actor_critic * step_ms[ACTOR_CRITIC]
                 + counts.env_steps * policy_step_ms)
     return total_ms / 3.6e6
+
+
+#: The full benchmark: 26 games x 5 seeds per method (3 methods: 390 runs).
+BENCHMARK_RUNS_PER_METHOD = 26 * 5
+
+
+def hours_from_rates(full_updates_per_s: float, env_steps_per_s: float, train: TrainConfig) -> float:
+    """Hours of one run from throughputs measured in training: full updates (one update of every component)
+    per second and collected env steps per second (policy and emulator). The actor-critic's 5,000 fewer
+    updates of ``atari100k`` are counted as full ones, so the result is high by at most ~1%."""
+    if full_updates_per_s <= 0 or env_steps_per_s <= 0:
+        raise ValueError(f"rates must be > 0, got {full_updates_per_s} updates/s, {env_steps_per_s} env steps/s")
+    counts = update_counts(train)
+    seconds = max(counts.world_model, counts.actor_critic) / full_updates_per_s + counts.env_steps / env_steps_per_s
+    return seconds / 3600.0
+
+
+def benchmark_hours(hours_per_run: dict[str, float], runs_per_method: int = BENCHMARK_RUNS_PER_METHOD,
+                    throughput_gain: float = 1.0, gpus: int = 1) -> float:
+    """Wall-clock hours of every method's runs on ``gpus`` GPUs, each running several runs at once with
+    ``throughput_gain`` times the throughput of one run alone (1.0: one run per GPU)."""
+    if throughput_gain <= 0 or gpus < 1:
+        raise ValueError(f"throughput_gain must be > 0 and gpus >= 1, got {throughput_gain}, {gpus}")
+    return sum(h * runs_per_method for h in hours_per_run.values()) / (throughput_gain * gpus)
