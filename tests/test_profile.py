@@ -208,3 +208,26 @@ def test_eager_sampling_bypasses_graphs_for_the_duration():
     assert wm.sample_next is graphed
     with speedlib.eager_sampling(WM()):   # nothing to bypass
         pass
+
+
+def test_efficiency_table_and_figure_show_peak_fractions_next_to_the_speedups(tmp_path):
+    from test_analysis import profile_json
+
+    from jedi_bench.analysis import figures
+    from jedi_bench.analysis.compute import efficiency_table, efficiency_with_paper
+
+    diamond, jedi = profile_json("diamond", 300.0, 1000.0, 1000.0), profile_json("jedi", 100.0, 5000.0, 400.0)
+    jedi["flops_achieved"] = {"full_update": {"flops_per_s": 1e9, "peak_fraction": 0.25},
+                              "sampling_step": {"flops_per_s": 2e9, "peak_fraction": 0.5}}
+    paths = []
+    for name, data in (("diamond", diamond), ("jedi", jedi)):   # diamond's predates the FLOP count
+        paths.append(str(tmp_path / f"{name}.json"))
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    table = efficiency_table(paths)
+    columns = list(table.columns)
+    assert columns.index("full_update_peak_fraction") == columns.index("memory_ratio_vs_diamond") + 1
+    assert table.iloc[1][["full_update_peak_fraction", "sampling_peak_fraction"]].tolist() == [0.25, 0.5]
+    assert table.iloc[1]["update_speedup_vs_diamond"] == pytest.approx(3.0)
+    assert table.iloc[0][["full_update_peak_fraction", "sampling_peak_fraction"]].isna().all()
+    written = figures.plot_compute(efficiency_with_paper(paths), tmp_path / "compute", "compute")
+    assert written and all(p.exists() for p in written)

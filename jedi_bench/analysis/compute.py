@@ -2,7 +2,10 @@
 method's ratios to ``diamond`` measured on the same device and options, and the papers' claims.
 
 Ratios are only meaningful within one device and one set of speed options, so they are computed per
-such group; a group without a ``diamond`` profile gets no ratios.
+such group; a group without a ``diamond`` profile gets no ratios. Next to them, the fraction of the
+device's dense matmul peak that a full update and a sampling step achieve (profiles that predate the
+FLOP count leave it empty): a speed-up says which method is faster, the fraction how close each is to
+the device's limit.
 """
 
 from __future__ import annotations
@@ -80,7 +83,17 @@ def profile_row(data: dict) -> dict:
         "peak_memory_mb": float(data["peak_memory_mb"]),
         "peak_memory_kind": data["peak_memory_kind"],
         "projected_hours": float(data["projected_hours_atari100k"]),
+        **peak_fractions(data),
     }
+
+
+PEAK_FRACTIONS = {"full_update_peak_fraction": "full_update", "sampling_peak_fraction": "sampling_step"}
+
+
+def peak_fractions(data: dict) -> dict[str, float]:
+    """Fractions of the matmul peak achieved by a full update and a sampling step (NaN when not counted)."""
+    achieved = data.get("flops_achieved", {})
+    return {column: float(achieved.get(key, {}).get("peak_fraction", np.nan)) for column, key in PEAK_FRACTIONS.items()}
 
 
 def efficiency_table(paths: list[str]) -> pd.DataFrame:
@@ -90,9 +103,9 @@ def efficiency_table(paths: list[str]) -> pd.DataFrame:
     rows = [profile_row(read_profile(p)) for p in paths]
     table = pd.DataFrame(rows)
     extras = [c for c in table.columns if c.endswith("_step_ms") and c not in rows[0]]
-    base = list(rows[0])
+    base = [c for c in rows[0] if c not in PEAK_FRACTIONS]
     at = base.index("full_update_ms")
-    table = table[base[:at] + extras + base[at:]]
+    table = table[base[:at] + extras + base[at:] + list(PEAK_FRACTIONS)]
     table["sampling_speedup_vs_diamond"] = np.nan
     table["update_speedup_vs_diamond"] = np.nan
     table["memory_ratio_vs_diamond"] = np.nan
@@ -105,6 +118,7 @@ def efficiency_table(paths: list[str]) -> pd.DataFrame:
         table.loc[idx, "sampling_speedup_vs_diamond"] = group["sampling_frames_per_s"] / ref["sampling_frames_per_s"]
         table.loc[idx, "update_speedup_vs_diamond"] = ref["full_update_ms"] / group["full_update_ms"]
         table.loc[idx, "memory_ratio_vs_diamond"] = group["peak_memory_mb"] / ref["peak_memory_mb"]
+    table = table[[c for c in table.columns if c not in PEAK_FRACTIONS] + list(PEAK_FRACTIONS)]
     table["source"] = "measured"
     return table
 

@@ -283,21 +283,27 @@ COMPUTE_PANELS = (("full_update_ms", "full update (ms)"), ("sampling_frames_per_
 
 
 def plot_compute(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
-    """Bars per measured profile (labelled method @ device); ratios to diamond written on the bars."""
+    """Bars per measured profile (labelled method @ device); ratios to diamond written on the bars, and
+    under them the fraction of the device's matmul peak a full update or a sampling step achieves."""
     measured = table[table["source"] == "measured"]
     labels = [f"{m}\n{d}" for m, d in zip(measured["method"], measured["device"])]
     colors = _colors(list(dict.fromkeys(measured["method"])))
     fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.4))
     ratio_of = {"full_update_ms": "update_speedup_vs_diamond", "sampling_frames_per_s": "sampling_speedup_vs_diamond",
                 "peak_memory_mb": "memory_ratio_vs_diamond"}
+    fraction_of = {"full_update_ms": "full_update_peak_fraction", "sampling_frames_per_s": "sampling_peak_fraction"}
+    nan = pd.Series(np.nan, index=measured.index)
     for ax, (col, name) in zip(axes, COMPUTE_PANELS):
         values = measured[col].to_numpy(float)
         bars = ax.bar(range(len(values)), values, color=[colors[m] for m in measured["method"]])
-        if col in ratio_of:
-            for bar, ratio in zip(bars, measured[ratio_of[col]]):
-                if not np.isnan(ratio):
-                    ax.annotate(f"{ratio:.2f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                                ha="center", va="bottom", fontsize=7)
+        ratios = measured[ratio_of[col]] if col in ratio_of else nan
+        fractions = measured.get(fraction_of.get(col), nan)
+        for bar, ratio, fraction in zip(bars, ratios, fractions):
+            text = [f"{ratio:.2f}x"] if not np.isnan(ratio) else []
+            text += [f"{100 * fraction:.0f}% pk"] if not np.isnan(fraction) else []
+            if text:
+                ax.annotate("\n".join(text), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(values)), labels, fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
