@@ -105,6 +105,7 @@ def test_dry_run_writes_every_file(tmp_path, monkeypatch):
     """Every stage at smoke sizes on the CPU, one method to keep it short."""
     monkeypatch.setattr(gpu_check, "METHODS", ("jedi",))
     monkeypatch.setattr(gpu_check, "TRAINED", ("jedi",))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")      # its subprocesses share the test machine's cores
     rc = gpu_check.gpu_check(out_root=str(tmp_path), device="cpu", budget_min=10, dry=True)
     (folder,) = tmp_path.iterdir()
     assert folder.name.endswith("-dry")

@@ -43,6 +43,7 @@ class Plan:
     """Sizes and counts of one check (the GPU's, or the dry run's)."""
 
     profile_preset: str
+    profile_batch: int
     profile_repeats: int
     speed_flags: tuple[str, ...]          # the profiles' speed options (the second profile of each method)
     train_preset: str
@@ -55,9 +56,9 @@ class Plan:
     concurrency: tuple[int, ...]
 
 
-GPU_PLAN = Plan("atari100k", 5, ("--bf16", "--channels-last", "--cuda-graphs"), "dev",
+GPU_PLAN = Plan("atari100k", 32, 5, ("--bf16", "--channels-last", "--cuda-graphs"), "dev",
                 ("speed.bf16=true", "speed.channels_last=true"), 500, 3, 100, 5.0, (10, 200), (2, 4))
-DRY_PLAN = Plan("smoke", 1, ("--channels-last",), "smoke", (), 200, 2, 100, 1.0, (2, 2), (2,))
+DRY_PLAN = Plan("smoke", 4, 1, ("--channels-last",), "smoke", (), 200, 2, 100, 1.0, (2, 2), (2,))
 
 
 def options_name(flags: tuple[str, ...]) -> str:
@@ -172,7 +173,8 @@ def stage_profiles(check: Check) -> dict[str, dict]:
             path = check.folder / f"{name}.json"
             rc = check.run(f"profile-{name}", check.jedi_bench(
                 "profile", "--method", method, "--device", check.device, "--preset", check.plan.profile_preset,
-                "--repeats", str(check.plan.profile_repeats), *flags, "--out", str(path)))
+                "--batch-size", str(check.plan.profile_batch), "--repeats", str(check.plan.profile_repeats),
+                *flags, "--out", str(path)))
             out[name] = json.loads(path.read_text()) if rc == 0 and path.exists() else {"error": f"exit {rc}"}
     return out
 
