@@ -62,7 +62,10 @@ SOFTWARE_ENV = "envs/jedi-bench.yaml"
 
 
 def profile_threads():
-    """All cores Snakemake may use when they are known (local runs), else the configured count."""
+    """Locally, all cores given to Snakemake (--cores); on a cluster, and inside its jobs (which
+    Snakemake starts with --cores all), the configured count, which is what the job asked for."""
+    if workflow.remote_exec or workflow.non_local_exec:
+        return RES["profile"]["threads"]
     try:
         return workflow.cores
     except WorkflowError:
