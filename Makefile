@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup smoke test lint published clean-smoke gpu-check
+.PHONY: setup smoke test test-slurm lint published clean-smoke gpu-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ smoke: setup
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+# The workflow on a single-node SLURM that scripts/slurm-local.sh starts here (root on Debian; a few minutes).
+test-slurm: setup
+	$(BIN)/python -m pip install -e '.[dev,slurm]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" JEDI_BENCH_REQUIRE_SLURM=1 $(BIN)/pytest -m slurm tests/test_slurm.py
 
 lint: setup
 	$(BIN)/ruff check jedi_bench tests
