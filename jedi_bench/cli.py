@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-root", default="results/compute", help="results go to OUT_ROOT/<device name>/")
     s.add_argument("--budget-min", type=float, default=8.0, help="minutes; no stage starts that would not fit")
     s.add_argument("--updates", type=int, default=None,
-                   help="full updates per timed training epoch (default: about 5 s worth, from the profile)")
+                   help="full updates per timed training epoch (default: about 4 s worth, from the profile)")
     s.add_argument("--dry", action="store_true", help="every stage at smoke sizes, to try the command itself")
     s.set_defaults(run=lambda a: _call("jedi_bench.compute.gpu_check:gpu_check", out_root=a.out_root,
                                        device=a.device, budget_min=a.budget_min, dry=a.dry, updates=a.updates))

@@ -31,7 +31,7 @@ def test_names_and_updates_per_epoch():
     assert gpu_check.folder_name("AMD EPYC", dry=True) == "amd-epyc-dry"
     assert gpu_check.options_name(("--bf16", "--channels-last", "--cuda-graphs")) == "bf16-cl-graphs"
     plan = gpu_check.GPU_PLAN
-    assert gpu_check.updates_per_epoch(plan, 50.0) == 100          # 5 s at 50 ms
+    assert gpu_check.updates_per_epoch(plan, 50.0) == 80           # 4 s at 50 ms
     assert gpu_check.updates_per_epoch(plan, 1.0) == plan.updates_range[1]
     assert gpu_check.updates_per_epoch(plan, 10_000.0) == plan.updates_range[0]
     assert gpu_check.updates_per_epoch(plan, None) == plan.updates_range[0]

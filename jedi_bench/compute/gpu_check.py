@@ -57,7 +57,7 @@ class Plan:
 
 
 GPU_PLAN = Plan("atari100k", 32, 5, ("--bf16", "--channels-last", "--cuda-graphs"), "dev",
-                ("speed.bf16=true", "speed.channels_last=true"), 500, 3, 100, 5.0, (10, 200), (2, 4))
+                ("speed.bf16=true", "speed.channels_last=true"), 500, 3, 100, 4.0, (10, 200), (2, 4))
 DRY_PLAN = Plan("smoke", 4, 1, ("--channels-last",), "smoke", (), 200, 2, 100, 1.0, (2, 2), (2,))
 
 
