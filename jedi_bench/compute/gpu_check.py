@@ -128,12 +128,15 @@ class Check:
         print(f"gpu-check: {self.skipped[-1]}", file=sys.stderr)
         return False
 
-    def start(self, name: str, args: list[str]) -> tuple[subprocess.Popen, object]:
+    def start(self, name: str, args: list[str], share: int = 1) -> tuple[subprocess.Popen, object]:
+        """Start ``args`` in the background; ``share`` processes started together split the CPU's cores."""
+        threads = str(max(1, (os.cpu_count() or 1) // share))
+        env = self.env if share == 1 else {**self.env, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         log = open(self.logs / f"{name}.log", "w")   # noqa: SIM115  (closed by finish)
         cmd = [sys.executable, *args]
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env), log
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log
 
     def finish(self, proc: subprocess.Popen, log) -> int:
         """Wait for ``proc`` until the budget ends (then kill it: exit code 124)."""
@@ -217,7 +220,7 @@ def stage_concurrency(check: Check, training: dict[str, dict]) -> dict[str, dict
         if not check.fits(f"{k} concurrent runs", 45 + k * (check.plan.epochs + 1) * check.plan.epoch_s):
             continue
         dirs = [check.scratch / f"concurrent{k}-{i}" for i in range(k)]
-        started = [check.start(f"concurrent{k}-{i}", _train_args(check, "jedi", i, d, updates))
+        started = [check.start(f"concurrent{k}-{i}", _train_args(check, "jedi", i, d, updates), share=k)
                    for i, d in enumerate(dirs)]
         runs = [_rates(check, check.finish(*s), d, updates) for s, d in zip(started, dirs)]
         if any("error" in r for r in runs):
