@@ -115,3 +115,20 @@ def test_the_caption_names_preset_games_seeds_and_the_test_cap():
     assert "diamond 1, jedi 2" in text and "capped at 200 agent steps" in text and "not comparable" in text
     full = runs_caption(scores.assign(preset="atari100k"), [f"g{i}" for i in range(26)], {0})
     assert "26 games" in full and "not comparable" not in full
+
+
+@pytest.mark.parametrize("preset,projected", [("smoke", False), ("atari100k", True)])
+def test_compute_names_one_quantity_per_panel_and_projects_hours_only_at_paper_sizes(captured, preset, projected):
+    table = pd.DataFrame({"method": ["jedi", "diamond"], "device": ["cpu", "cpu"], "source": ["measured"] * 2,
+                          "preset": [preset] * 2, "full_update_ms": [100.0, 300.0],
+                          "sampling_frames_per_s": [40.0, 10.0], "peak_memory_mb": [500.0, 900.0],
+                          "projected_hours": [20.0, 60.0], "update_speedup_vs_diamond": [3.0, 1.0],
+                          "sampling_speedup_vs_diamond": [4.0, 1.0], "memory_ratio_vs_diamond": [0.56, 1.0]})
+    figures.plot_compute(table, "unused", "Compute", CAPTION)
+    axes = captured[0].axes
+    titles = [ax.get_title() for ax in axes]
+    assert "speed-up vs diamond" in titles[0] and "speed-up vs diamond" in titles[1]
+    assert "ratio to diamond" in titles[2] and "speed-up" not in titles[2]
+    hours = axes[3]
+    assert (len(hours.patches) == 2) == projected
+    assert ("not projected" in " ".join(t.get_text() for t in hours.texts)) == (not projected)

@@ -278,34 +278,45 @@ def plot_iqm_curves(table: pd.DataFrame, stem: str | Path, title: str, caption: 
     return save_figure(fig, stem, caption)
 
 
-COMPUTE_PANELS = (("full_update_ms", "full update (ms)"), ("sampling_frames_per_s", "sampling (frames/s)"),
-                  ("peak_memory_mb", "peak memory (MB)"), ("projected_hours", "projected hours / run"))
+# (column, panel title, the on-bar number's column, what that number is): one quantity per panel
+COMPUTE_PANELS = (
+    ("full_update_ms", "full update (ms)", "update_speedup_vs_diamond", "speed-up vs diamond"),
+    ("sampling_frames_per_s", "sampling (frames/s)", "sampling_speedup_vs_diamond", "speed-up vs diamond"),
+    ("peak_memory_mb", "peak memory (MB)", "memory_ratio_vs_diamond", "ratio to diamond"),
+    ("projected_hours", "projected hours per atari100k run", None, ""),
+)
+PEAK_FRACTION = {"full_update_ms": "full_update_peak_fraction", "sampling_frames_per_s": "sampling_peak_fraction"}
+PAPER_SIZES = "atari100k"
 
 
-def plot_compute(table: pd.DataFrame, stem: str | Path, title: str) -> list[Path]:
-    """Bars per measured profile (labelled method @ device); ratios to diamond written on the bars, and
-    under them the fraction of the device's matmul peak a full update or a sampling step achieves."""
+def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
+    """Bars per measured profile (labelled method @ device). Each panel shows one quantity; the number on
+    a bar is the one its panel title names (a speed-up, or a ratio), with the fraction of the device's
+    matmul peak under it. Hours are projected only from profiles measured at the paper's sizes."""
     measured = table[table["source"] == "measured"]
     labels = [f"{m}\n{d}" for m, d in zip(measured["method"], measured["device"])]
     colors = _colors(list(dict.fromkeys(measured["method"])))
-    fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.4))
-    ratio_of = {"full_update_ms": "update_speedup_vs_diamond", "sampling_frames_per_s": "sampling_speedup_vs_diamond",
-                "peak_memory_mb": "memory_ratio_vs_diamond"}
-    fraction_of = {"full_update_ms": "full_update_peak_fraction", "sampling_frames_per_s": "sampling_peak_fraction"}
+    presets = sorted(set(measured.get("preset", pd.Series(dtype=str)).astype(str)) - {""})
+    paper_sizes = presets == [PAPER_SIZES]
+    fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.6))
     nan = pd.Series(np.nan, index=measured.index)
-    for ax, (col, name) in zip(axes, COMPUTE_PANELS):
+    for ax, (col, name, ratio_col, ratio_name) in zip(axes, COMPUTE_PANELS):
+        ax.set_title(name + (f"\non bars: {ratio_name}" if ratio_name else ""), fontsize=9)
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        if col == "projected_hours" and not paper_sizes:
+            ax.text(0.5, 0.5, f"not projected: measured at the\n{', '.join(presets) or 'unknown'} preset's "
+                    f"sizes,\nnot the paper's", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            continue
         values = measured[col].to_numpy(float)
         bars = ax.bar(range(len(values)), values, color=[colors[m] for m in measured["method"]])
-        ratios = measured[ratio_of[col]] if col in ratio_of else nan
-        fractions = measured.get(fraction_of.get(col), nan)
+        ratios = measured[ratio_col] if ratio_col else nan
+        fractions = measured.get(PEAK_FRACTION.get(col), nan)
         for bar, ratio, fraction in zip(bars, ratios, fractions):
             text = [f"{ratio:.2f}x"] if not np.isnan(ratio) else []
-            text += [f"{100 * fraction:.0f}% pk"] if not np.isnan(fraction) else []
+            text += [f"{100 * fraction:.0f}% of peak"] if not np.isnan(fraction) else []
             if text:
                 ax.annotate("\n".join(text), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(values)), labels, fontsize=7)
-        ax.set_title(name, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, caption)

@@ -69,8 +69,9 @@ def _compute_section(rep: Report, compute: list[str]) -> None:
                "relative to DIAMOND: 43% less VRAM, over 3x faster sampling, 98 vs 38 A100-hours) are in the rows marked "
                "published.")
     paths = write_table(table, rep.out / "tables" / "efficiency", caption, 2)
-    paths += figures.plot_compute(table.reset_index(), rep.out / "figures" / "compute",
-                                  "Compute per method (ratios to diamond on the bars)")
+    paths += figures.plot_compute(table.reset_index(), rep.out / "figures" / "compute", "Compute per method",
+                                  "Measured on one device with one set of options (the table lists them); compare "
+                                  "ratios only within a device.")
     rep.link(paths, "**Efficiency**: update speed-up = diamond's full update time / the method's; sampling "
              "speed-up = imagined frames per second relative to diamond; memory ratio = peak memory / "
              "diamond's (paper: 0.57, i.e. 43% less); compare ratios only within one device")
