@@ -298,7 +298,7 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str
     colors = _colors(list(dict.fromkeys(measured["method"])))
     presets = sorted(set(measured.get("preset", pd.Series(dtype=str)).astype(str)) - {""})
     paper_sizes = presets == [PAPER_SIZES]
-    fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.6))
+    fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.8), layout="constrained")
     nan = pd.Series(np.nan, index=measured.index)
     for ax, (col, name, ratio_col, ratio_name) in zip(axes, COMPUTE_PANELS):
         ax.set_title(name + (f"\non bars: {ratio_name}" if ratio_name else ""), fontsize=9)
@@ -306,6 +306,8 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str
         if col == "projected_hours" and not paper_sizes:
             ax.text(0.5, 0.5, f"not projected: measured at the\n{', '.join(presets) or 'unknown'} preset's "
                     f"sizes,\nnot the paper's", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_yticks([])
+            ax.set_xlim(-0.6, len(labels) - 0.4)
             continue
         values = measured[col].to_numpy(float)
         bars = ax.bar(range(len(values)), values, color=[colors[m] for m in measured["method"]])
@@ -317,6 +319,7 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str
             if text:
                 ax.annotate("\n".join(text), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center", va="bottom", fontsize=7)
+        ax.margins(y=0.18)                      # room for the numbers above the tallest bar
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem, caption)
