@@ -24,8 +24,11 @@ METRIC_TITLES = {"mean_hns": "Mean HNS", "median_hns": "Median HNS", "iqm": "IQM
 def save_figure(fig, stem: str | Path, caption: str = "") -> list[Path]:
     """Save ``stem``.png and ``stem``.pdf, each written atomically, with ``caption`` (what the figure
     covers: preset, games, seeds, caps) as a line of small text under it."""
-    if caption:
-        fig.text(0.01, 0.0, caption, fontsize=7.5, va="top", ha="left", wrap=True)
+    if caption:  # below everything already drawn (rotated tick labels, axis labels, notes)
+        fig.canvas.draw()
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+        fig.text(max(box.x0 / fig.get_figwidth(), 0.0), box.y0 / fig.get_figheight() - 0.01, caption,
+                 fontsize=7.5, va="top", ha="left", wrap=True)
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
