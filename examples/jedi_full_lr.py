@@ -6,9 +6,9 @@ Run it like a built-in method:
         --preset smoke --out runs/example
 """
 
-from jedi_bench.worldmodels import register
 from jedi_bench.worldmodels.base import Component
 from jedi_bench.worldmodels.jedi import JediWorldModel
+from jedi_bench.worldmodels.registry import register
 
 
 @register("jedi-full-lr")

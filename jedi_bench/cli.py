@@ -1,10 +1,9 @@
-"""The ``jedi-bench`` command. Each sub-command parses its arguments here and calls one function of
-the package (imported lazily, so ``jedi-bench games`` starts fast)."""
+"""The ``jedi-bench`` command: each sub-command's arguments are parsed here and passed to one function
+of :mod:`jedi_bench.commands`, imported when the sub-command runs (so ``--help`` starts fast)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 METHODS_HELP = "world-model variant: jedi, diamond or ae-latent (or a registered variant of your own)"
@@ -29,11 +28,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _call(target: str, **kwargs):
-    module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)(**kwargs)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jedi-bench", description="Diffusion world models for online "
                                 "model-based RL on Atari100k: train, evaluate, profile, aggregate.")
@@ -45,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=_HelpFormatter)
 
     s = command("games", "list the 26 Atari100k games with their random and human scores")
-    s.set_defaults(run=lambda a: _call("jedi_bench.reference:print_games"))
+    s.set_defaults(run=_print_games)
 
     s = command("env-check", "run a random policy in one game; print returns and agent steps/s")
     s.add_argument("--game", required=True, help=GAMES_HELP)
@@ -53,16 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the env and of the random policy")
     s.add_argument("--test-mode", action="store_true", help="life loss not terminal (the evaluation setting)")
     s.add_argument("--stochastic-frameskip", action="store_true", help="random frame skip in [2, 6]")
-    s.set_defaults(run=lambda a: _call("jedi_bench.envs.check:env_check", game=a.game, steps=a.steps,
-                                       seed=a.seed, test_mode=a.test_mode,
-                                       stochastic_frameskip=a.stochastic_frameskip))
+    s.set_defaults(run=_env_check)
 
     s = command("describe", "print the parameter counts of a method's components")
     s.add_argument("--method", required=True, help=METHODS_HELP)
     s.add_argument("--game", default="Breakout", help="game (sets the action-space size)")
     s.add_argument("--preset", default="atari100k", help=PRESETS_HELP)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.describe:describe", method=a.method, game=a.game,
-                                       preset=a.preset))
+    s.set_defaults(run=_describe)
 
     s = command("train", "train one agent online; rerunning on an unfinished --out resumes it")
     s.add_argument("--method", required=True, help=METHODS_HELP)
@@ -73,17 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help=DEVICE_HELP)
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.batch_size=16 (repeatable)")
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.run:train", method=a.method, game=a.game,
-                                       seed=a.seed, preset=a.preset, out=a.out, device=a.device,
-                                       overrides=a.overrides))
+    s.set_defaults(run=_train)
 
     s = command("evaluate", "evaluate a run's last checkpoint in test episodes; writes RUN/evaluation_N.json",
                 EVAL_HELP[0].upper() + EVAL_HELP[1:] + ".")
     s.add_argument("--run", dest="run_dir", required=True, help="run folder written by `jedi-bench train`")
     s.add_argument("--episodes", type=int, default=100, help="test episodes to play")
     s.add_argument("--device", default=None, help=DEVICE_HELP)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.evaluate:evaluate_run", run=a.run_dir,
-                                       episodes=a.episodes, device=a.device))
+    s.set_defaults(run=_evaluate_run)
 
     s = command("import-diamond", "turn a DIAMOND agent checkpoint (e.g. a released agent) into a diamond "
                                   "run folder that evaluate, dream and aggregate accept")
@@ -95,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--episodes", type=int, default=0,
                    help="evaluate this many test episodes now and write scores.json (0: import only)")
     s.add_argument("--device", default=None, help="device for the evaluation (default: cuda if available)")
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.import_diamond:import_diamond",
-                                       checkpoint=a.checkpoint, game=a.game, out=a.out, seed=a.seed,
-                                       episodes=a.episodes, device=a.device))
+    s.set_defaults(run=_import_diamond)
 
     s = command("dream", "write an imagined rollout next to the real frames (MP4 or GIF)")
     s.add_argument("--run", dest="run_dir", required=True, help="run folder written by `jedi-bench train`")
@@ -106,8 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps the world model imagines after its context frames (fewer if the real "
                         "episode ends sooner)")
     s.add_argument("--device", default=None, help=DEVICE_HELP)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.dream:dream", run=a.run_dir, out=a.out,
-                                       steps=a.steps, device=a.device))
+    s.set_defaults(run=_dream)
 
     s = command("profile", "measure a method's compute: step times, sampling speed, peak memory")
     s.add_argument("--method", required=True, help=METHODS_HELP)
@@ -121,10 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--compile", action="store_true", help="torch.compile the networks")
     s.add_argument("--cuda-graphs", action="store_true", help="CUDA graphs for imagination (cuda only)")
     s.add_argument("--out", required=True, help="JSON file to write")
-    s.set_defaults(run=lambda a: _call("jedi_bench.compute.profile:profile_cli", method=a.method,
-                                       device=a.device, preset=a.preset, batch_size=a.batch_size,
-                                       repeats=a.repeats, bf16=a.bf16, channels_last=a.channels_last,
-                                       compile=a.compile, cuda_graphs=a.cuda_graphs, out=a.out))
+    s.set_defaults(run=_profile_cli)
 
     s = command("gpu-check", "measure one GPU in a few minutes: CUDA tests, profiles, timed dev training, "
                 "concurrent runs, projected hours", "Writes OUT_ROOT/<gpu name>/ (see docs/compute.md); "
@@ -135,8 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--updates", type=int, default=None,
                    help="full updates per timed training epoch (default: about 4 s worth, from the profile)")
     s.add_argument("--dry", action="store_true", help="every stage at smoke sizes, to try the command itself")
-    s.set_defaults(run=lambda a: _call("jedi_bench.compute.gpu_check:gpu_check", out_root=a.out_root,
-                                       device=a.device, budget_min=a.budget_min, dry=a.dry, updates=a.updates))
+    s.set_defaults(run=_gpu_check)
 
     s = command("aggregate", "turn finished run folders into tables and figures")
     s.add_argument("--runs", required=True, nargs="+", help="run folders, or folders that contain them")
@@ -144,14 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--compute", nargs="*", default=[],
                    help="profile JSON files for the compute table (none: no compute table)")
     s.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions for the intervals")
-    s.set_defaults(run=lambda a: _call("jedi_bench.analysis.report:aggregate", runs=a.runs, out=a.out,
-                                       compute=a.compute, reps=a.reps))
+    s.set_defaults(run=_aggregate)
 
     s = command("published-report", "build the report of the published results alone")
     s.add_argument("--out", default="results/published", help="output folder (report.md, tables/, figures/)")
     s.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions for the intervals")
-    s.set_defaults(run=lambda a: _call("jedi_bench.analysis.report:published_report", out=a.out,
-                                       reps=a.reps))
+    s.set_defaults(run=_published_report)
 
     s = command("learning-check", "train each method on Catch (preset catch) against random play")
     s.add_argument("--methods", nargs="+", default=["catch-oracle", "jedi", "diamond", "ae-latent"],
@@ -165,9 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value of the catch preset in every run checked now, e.g. "
                         "--set speed.bf16=false on a CPU without native bf16 (repeatable; recorded per row)")
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:learning_check",
-                                       methods=a.methods, seed=a.seed, episodes=a.episodes, out=a.out,
-                                       overrides=a.overrides))
+    s.set_defaults(run=_learning_check)
 
     s = command("catch-fidelity", "how faithful a Catch run's world model is: imagined returns, paddle "
                                   "response to the action")
@@ -175,9 +152,86 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--episodes", type=int, default=128, help="real Catch starts to imagine from")
     s.add_argument("--seed", type=int, default=0, help="seed of the real Catch starts")
     s.add_argument("--device", default=None, help=DEVICE_HELP)
-    s.set_defaults(run=lambda a: _call("jedi_bench.train.learning_check:run_fidelity", run=a.run_dir,
-                                       episodes=a.episodes, seed=a.seed, device=a.device))
+    s.set_defaults(run=_run_fidelity)
     return p
+
+
+def _print_games(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.games import print_games
+
+    return print_games()
+
+
+def _env_check(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.env_check import env_check
+
+    return env_check(game=a.game, steps=a.steps, seed=a.seed, test_mode=a.test_mode, stochastic_frameskip=a.stochastic_frameskip)
+
+
+def _describe(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.describe import describe
+
+    return describe(method=a.method, game=a.game, preset=a.preset)
+
+
+def _train(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.train import train
+
+    return train(method=a.method, game=a.game, seed=a.seed, preset=a.preset, out=a.out, device=a.device, overrides=a.overrides)
+
+
+def _evaluate_run(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.evaluate import evaluate_run
+
+    return evaluate_run(run=a.run_dir, episodes=a.episodes, device=a.device)
+
+
+def _import_diamond(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.import_diamond import import_diamond
+
+    return import_diamond(checkpoint=a.checkpoint, game=a.game, out=a.out, seed=a.seed, episodes=a.episodes, device=a.device)
+
+
+def _dream(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.dream import dream
+
+    return dream(run=a.run_dir, out=a.out, steps=a.steps, device=a.device)
+
+
+def _profile_cli(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.profile import profile_cli
+
+    return profile_cli(method=a.method, device=a.device, preset=a.preset, batch_size=a.batch_size, repeats=a.repeats, bf16=a.bf16, channels_last=a.channels_last, compile=a.compile, cuda_graphs=a.cuda_graphs, out=a.out)
+
+
+def _gpu_check(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.gpu_check import gpu_check
+
+    return gpu_check(out_root=a.out_root, device=a.device, budget_min=a.budget_min, dry=a.dry, updates=a.updates)
+
+
+def _aggregate(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.report import aggregate
+
+    return aggregate(runs=a.runs, out=a.out, compute=a.compute, reps=a.reps)
+
+
+def _published_report(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.report import published_report
+
+    return published_report(out=a.out, reps=a.reps)
+
+
+def _learning_check(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.learning_check import learning_check
+
+    return learning_check(methods=a.methods, seed=a.seed, episodes=a.episodes, out=a.out, overrides=a.overrides)
+
+
+def _run_fidelity(a: argparse.Namespace) -> int:
+    from jedi_bench.commands.learning_check import run_fidelity
+
+    return run_fidelity(run=a.run_dir, episodes=a.episodes, seed=a.seed, device=a.device)
 
 
 def main(argv: list[str] | None = None) -> int:

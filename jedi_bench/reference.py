@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 RANDOM_HUMAN_FILE = "atari100k_random_human.csv"
 PER_GAME_FILE = "published_per_game.csv"
@@ -107,20 +107,3 @@ def published_aggregates() -> pd.DataFrame:
 def published_compute() -> pd.DataFrame:
     """One row per (method, hardware): hours per run, VRAM, parameters, status and a note."""
     return _read(COMPUTE_FILE)
-
-
-def print_games() -> int:
-    """``jedi-bench games``: the 26 Atari100k games with their random and human scores."""
-    from rich.console import Console
-    from rich.table import Table
-
-    scores = random_human()
-    table = Table(title="The 26 Atari100k games", caption="HNS = (score - random) / (human - random)")
-    table.add_column("#", justify="right")
-    table.add_column("game")
-    table.add_column("random", justify="right")
-    table.add_column("human", justify="right")
-    for i, (game, row) in enumerate(scores.iterrows(), start=1):
-        table.add_row(str(i), game, f"{row['random']:.1f}", f"{row['human']:.1f}")
-    Console(width=100).print(table)
-    return 0

@@ -9,7 +9,7 @@ from jedi_bench.agent.imagination import Rollout
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.returns import lambda_returns
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import AgentConfig
+from jedi_bench.config.run import AgentConfig
 
 
 def _returns(rew, val_bootstrap, end, gamma, lam, trunc=None):

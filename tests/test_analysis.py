@@ -19,7 +19,7 @@ from jedi_bench.analysis.compute import efficiency_table, paper_rows, read_profi
 from jedi_bench.analysis.hns import hns, normalize_wide
 from jedi_bench.analysis.published import human_optimal_games, published_score_wide
 from jedi_bench.analysis.runs import atari_only, find_runs, load_scores, method_scores
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 # Two Human-Optimal games, then two Agent-Optimal ones; 2 runs x 4 games of HNS.
 GAMES = ["Alien", "Amidar", "Assault", "Boxing"]

@@ -5,20 +5,15 @@ import math
 import pytest
 import torch
 
+from jedi_bench.config.run import AgentConfig
+from jedi_bench.config.world_model import WorldModelConfig
+from jedi_bench.diagnostics.catch_episodes import chase_action, real_episodes, scripted_starts
+from jedi_bench.diagnostics.catch_fidelity import catch_fidelity, policy_toward_ball
+from jedi_bench.diagnostics.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames, parse_frames
 from jedi_bench.envs.catch import GRID
-from jedi_bench.envs.catch_fidelity import (
-    catch_fidelity,
-    chase_action,
-    policy_toward_ball,
-    real_episodes,
-    scripted_starts,
-)
-from jedi_bench.envs.catch_oracle import CatchOracle, CatchRewardEnd, _step, draw_frames, parse_frames
 from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.train.collect import Agent
-from jedi_bench.train.config import AgentConfig
 from jedi_bench.worldmodels import make_world_model
-from jedi_bench.worldmodels.config import WorldModelConfig
 
 
 def test_scripted_starts_replay_real_episodes():
@@ -88,7 +83,7 @@ def test_an_action_blind_model_is_caught_out():
 def test_the_paddle_check_needs_a_model_that_renders_frames():
     import dataclasses
 
-    from jedi_bench.train.config import preset
+    from jedi_bench.config.run import preset
 
     tiny = preset("smoke").world_model
     assert make_world_model("ae-latent", tiny, 3).renders_frames

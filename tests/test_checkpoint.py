@@ -16,9 +16,9 @@ import torch
 from jedi_bench.envs import make_env
 from jedi_bench.train import checkpoint as ckpt
 from jedi_bench.train.collect import CONTINUE_GAME, EnvRunner
-from jedi_bench.train.config import dump_yaml, resolve
-from jedi_bench.train.evaluate import load_run
-from jedi_bench.train.run import train
+from jedi_bench.config.run import dump_yaml, resolve
+from jedi_bench.train.run_folder import load_run
+from jedi_bench.commands.train import train
 
 
 def payload() -> dict:

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from jedi_bench import cli
-from jedi_bench.train.config import PRESETS, preset
+from jedi_bench.config.run import PRESETS, preset
 
 
 def sub_commands() -> dict[str, argparse.ArgumentParser]:
@@ -56,9 +56,11 @@ def test_evaluate_help_states_the_episode_cap_the_presets_set():
 
 
 def test_an_error_without_a_message_still_says_what_failed(monkeypatch, capsys):
-    def fails(target, **kwargs):
+    from jedi_bench.commands import games
+
+    def fails():
         raise ValueError()
 
-    monkeypatch.setattr(cli, "_call", fails)
+    monkeypatch.setattr(games, "print_games", fails)
     assert cli.main(["games"]) == 2
     assert capsys.readouterr().err == "jedi-bench games: error: ValueError\n"

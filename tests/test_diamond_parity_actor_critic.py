@@ -18,7 +18,7 @@ from jedi_bench.agent.imagination import ImaginationLoop
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.returns import lambda_returns
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import AgentConfig
+from jedi_bench.config.run import AgentConfig
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
 
 

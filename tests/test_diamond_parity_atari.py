@@ -13,7 +13,7 @@ import pytest
 
 from diamond_reference import load_env_frames
 from jedi_bench.envs import atari, make_env
-from jedi_bench.train.config import EnvConfig
+from jedi_bench.config.run import EnvConfig
 
 SEED = 0  # the reference run's reset(seed=0)
 

@@ -16,7 +16,7 @@ from diamond_reference import ATOL, QUANT_STEP, load_cases, load_weights, num_ac
 from jedi_bench.diffusion.edm import preconditioners
 from jedi_bench.diffusion.sampler import karras_sigmas
 from jedi_bench.worldmodels import make_world_model
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
 
 

@@ -12,9 +12,9 @@ import torch
 
 from diamond_reference import ATOL, load_cases, load_weights, num_actions, u8_to_float
 from jedi_bench.data.batch import Batch
-from jedi_bench.nets.reward_end import reward_end_predictions
+from jedi_bench.worldmodels.reward_end import reward_end_predictions
 from jedi_bench.worldmodels import make_world_model
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
 
 

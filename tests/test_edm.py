@@ -7,7 +7,7 @@ import torch
 
 from jedi_bench.diffusion.edm import add_noise, denoise, denoising_loss, preconditioners, sample_train_sigma
 from jedi_bench.diffusion.sampler import karras_sigmas, sample
-from jedi_bench.worldmodels.config import DiffusionConfig
+from jedi_bench.config.world_model import DiffusionConfig
 
 
 @pytest.mark.parametrize("sigma", [0.002, 0.1, 0.5, 1.0, 5.0, 20.0])

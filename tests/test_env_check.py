@@ -5,7 +5,7 @@ import re
 import pytest
 
 from jedi_bench.cli import main
-from jedi_bench.envs.check import env_check, run_random_policy
+from jedi_bench.commands.env_check import env_check, run_random_policy
 
 
 def test_env_check_on_catch_prints_every_finished_episode(capsys):

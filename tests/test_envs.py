@@ -1,14 +1,14 @@
-"""The Atari100k protocol settings (DESIGN.md section 3) and the Catch game, checked on the built envs."""
+"""The Atari100k protocol settings (docs/protocol.md) and the Catch game, checked on the built envs."""
 
 import cv2
 import gymnasium as gym
 import numpy as np
 import pytest
 
+from jedi_bench.config.run import EnvConfig
 from jedi_bench.envs import ATARI100K_GAMES, make_env
 from jedi_bench.envs.atari import AtariPreprocessing
 from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB
-from jedi_bench.train.config import EnvConfig
 
 # Sizes of the games' minimal action sets (the ALE's getMinimalActionSet, as used by every Atari100k paper).
 MINIMAL_ACTIONS = {

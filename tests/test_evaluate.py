@@ -13,10 +13,10 @@ import torch
 from jedi_bench.envs import make_env
 from jedi_bench.train import collect, loop
 from jedi_bench.train.collect import play_episodes
-from jedi_bench.train.config import resolve
-from jedi_bench.train.dream import dream
-from jedi_bench.train.evaluate import evaluate_run
-from jedi_bench.train.run import train
+from jedi_bench.config.run import resolve
+from jedi_bench.commands.dream import dream
+from jedi_bench.commands.evaluate import evaluate_run
+from jedi_bench.commands.train import train
 
 TINY = ["train.total_env_steps=20", "train.initial_collect_steps=14", "train.initial_collect_max=20",
         "train.initial_collect_min_rewards=0", "train.collect_steps_per_epoch=6", "train.world_model_updates=1",
@@ -164,7 +164,7 @@ def test_dream_writes_real_and_imagined_side_by_side(tiny_run, tmp_path):
 
 
 def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, monkeypatch, capsys):
-    from jedi_bench.train import learning_check as lc
+    from jedi_bench.commands import learning_check as lc
 
     monkeypatch.setattr(lc, "PRESET", "smoke")
     # the oracle trains through the same loop with no world-model component at all
@@ -228,7 +228,7 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
 
 
 def test_learning_check_refuses_bad_overrides_before_training(tmp_path):
-    from jedi_bench.train import learning_check as lc
+    from jedi_bench.commands import learning_check as lc
 
     with pytest.raises(ValueError, match="fixes method, game, seed and preset"):
         lc.learning_check(["catch-oracle"], out=str(tmp_path), overrides=["game=Pong"])
@@ -240,7 +240,7 @@ def test_learning_check_refuses_bad_overrides_before_training(tmp_path):
 
 
 def test_learning_check_keeps_the_rows_committed_before_it_recorded_overrides():
-    from jedi_bench.train import learning_check as lc
+    from jedi_bench.commands import learning_check as lc
 
     committed = Path(__file__).resolve().parents[1] / "results" / "learning_check" / "cpu"
     rows = lc.earlier_rows(committed, seed=0, episodes=100)
@@ -249,7 +249,7 @@ def test_learning_check_keeps_the_rows_committed_before_it_recorded_overrides():
 
 
 def test_confidence_interval_of_the_mean():
-    from jedi_bench.train.learning_check import ci95
+    from jedi_bench.commands.learning_check import ci95
 
     low, high = ci95([0.0, 2.0] * 50)
     assert low == pytest.approx(1 - 1.96 * np.std([0.0, 2.0] * 50, ddof=1) / 10) and high == pytest.approx(2 - low)

@@ -1,17 +1,18 @@
-"""CUDA-only checks (`pytest -m gpu`, run by `jedi-bench gpu-check`): CUDA graphs against eager sampling,
-bf16 autocast, fused AdamW, CUDA peak memory, the GPU slot in use, and a profile with every GPU switch.
-Skipped, with the reason, where torch sees no GPU."""
+"""CUDA-only checks (`pytest -m gpu`, run by `jedi-bench gpu-check`): CUDA graphs against eager sampling and
+in the trainer's world model, bf16 autocast, fused AdamW, CUDA peak memory, the GPU slot in use, and a
+profile with every GPU switch. Skipped, with the reason, where torch sees no GPU."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from jedi_bench.compute import speed as speedlib
 from jedi_bench.compute.memory import baseline_memory_mb, peak_memory_mb
-from jedi_bench.compute.profile import build_agent, profile, synthetic_batch, synthetic_context
-from jedi_bench.train.config import SpeedConfig, preset
-from jedi_bench.worldmodels.base import ParamGroup
+from jedi_bench.compute.profile import NUM_ACTIONS, profile, synthetic_batch, synthetic_context
+from jedi_bench.config.run import SpeedConfig, TrainConfig, preset, resolve
+from jedi_bench.train import speed as speedlib
+from jedi_bench.train.build import build_agent
+from jedi_bench.train.optim import adamw_with_warmup, implementation
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(),
@@ -26,8 +27,8 @@ def _agent(method: str, speed: SpeedConfig, batch_size: int = 8):
     cfg.method, cfg.speed = method, speed
     cfg.train.batch_size = cfg.agent.batch_size = batch_size
     torch.manual_seed(0)
-    wm, _, components = build_agent(cfg.validate(), dev)
-    return dev, cfg, wm, components
+    build = build_agent(cfg.validate(), dev, NUM_ACTIONS)
+    return dev, cfg, build.models.wm, [opt.component for opt in build.optimizers]
 
 
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
@@ -74,15 +75,14 @@ def test_bf16_autocast_training_step_is_finite_and_close_to_fp32(method):
 
 def test_fused_adamw_matches_the_foreach_update():
     dev = torch.device("cuda")
-    assert speedlib.optimizer_impl(dev) == "fused"
     torch.manual_seed(0)
     init, grad = torch.randn(1000, device=dev), torch.randn(1000, device=dev)
     results = []
     for fused in (True, False):
         p = torch.nn.Parameter(init.clone())
-        opt = (speedlib.make_adamw([ParamGroup([p], 1.0, 1e-2)], 1e-3, 1e-8, dev) if fused
-               else torch.optim.AdamW([p], lr=1e-3, eps=1e-8, weight_decay=1e-2, foreach=True))
-        assert bool(opt.defaults.get("fused")) is fused
+        opt = (adamw_with_warmup([{"params": [p], "weight_decay": 1e-2}], TrainConfig(lr=1e-3, warmup_steps=0))[0]
+               if fused else torch.optim.AdamW([p], lr=1e-3, eps=1e-8, weight_decay=1e-2, foreach=True))
+        assert implementation(opt) == ("fused" if fused else "foreach")
         for _ in range(3):
             p.grad = grad.clone()
             opt.step()
@@ -102,8 +102,8 @@ def test_peak_memory_counts_cuda_allocations():
 
 
 def test_plain_cuda_takes_a_slot_and_becomes_the_current_device(tmp_path, monkeypatch):
-    from jedi_bench.compute import gpu_slots
-    from jedi_bench.train.run import resolve_device
+    from jedi_bench.train import device as gpu_slots
+    from jedi_bench.train.device import resolve_device
 
     monkeypatch.setenv(gpu_slots.LOCKS_ENV, str(tmp_path))
     monkeypatch.setattr(gpu_slots, "_HELD", None)
@@ -120,3 +120,23 @@ def test_profile_with_every_gpu_switch_counts_flops_and_cuda_memory():
     assert report["matmul_peak"]["dtype"] == "bfloat16"
     assert report["flops"]["sampling_step"] > 0             # counted eagerly, around the graphs
     assert 0 < report["flops_achieved"]["full_update"]["peak_fraction"] < 2
+
+
+def test_the_trainers_world_model_samples_through_cuda_graphs(tmp_path):
+    """``speed.cuda_graphs`` reaches training: the trainer's world model samples (imagines) through graphs,
+    captured at its first actor-critic update."""
+    from test_train_e2e import TINY
+
+    from jedi_bench.train.loop import Trainer
+
+    cfg = resolve("jedi", "Catch", 0, "smoke", [*TINY, "speed.cuda_graphs=true"])
+    trainer = Trainer(cfg, tmp_path / "run", torch.device("cuda"), progress=False)
+    try:
+        sampler = trainer.models.wm.sample_next
+        assert isinstance(sampler, speedlib.GraphedSampler) and not sampler.graphs
+        trainer.start_fresh()
+        trainer.initial_collection()
+        row = trainer.train_epoch(1, first=True)
+        assert sampler.graphs and torch.isfinite(torch.tensor(row["actor_critic/loss"]))
+    finally:
+        trainer.close()

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from jedi_bench.cli import main
-from jedi_bench.compute import gpu_check
+from jedi_bench.commands import gpu_check
 from jedi_bench.compute.gpu_report import benchmark, markdown, run_hours
 from jedi_bench.compute.projection import benchmark_hours, hours_from_rates, update_counts
-from jedi_bench.train.config import preset, resolve
+from jedi_bench.config.run import preset, resolve
 
 
 def test_refuses_at_once_without_a_gpu(monkeypatch, capsys, tmp_path):
@@ -44,6 +44,7 @@ def test_training_overrides_make_a_short_valid_dev_run():
     assert counts.epochs == 1 + plan.epochs                          # one untimed, then the timed ones
     assert counts.world_model == plan.updates_range[0] + plan.epochs * 37
     assert cfg.train.test_episodes == 0 and cfg.speed.bf16 and cfg.speed.channels_last
+    assert cfg.speed.cuda_graphs                                     # trained as the second profile measures
     assert cfg.world_model == preset("dev").world_model             # the paper's sizes
 
 

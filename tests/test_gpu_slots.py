@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from jedi_bench.compute import gpu_slots
-from jedi_bench.train.run import resolve_device
+from jedi_bench.train import device as gpu_slots
+from jedi_bench.train.device import resolve_device
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def test_concurrent_jobs_get_distinct_devices():
 
 def test_processes_get_distinct_devices(tmp_path):
     """Separate processes, as Snakemake starts them: each prints its device and holds it until told to exit."""
-    code = ("import sys; from jedi_bench.compute import gpu_slots; "
+    code = ("import sys; from jedi_bench.train import device as gpu_slots; "
             "print(gpu_slots.claim_cuda_index(3), flush=True); sys.stdin.read()")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=os.environ.copy()) for _ in range(3)]
@@ -58,7 +58,7 @@ def test_processes_get_distinct_devices(tmp_path):
 
 
 def test_dead_holders_slot_is_reclaimed():
-    code = ("import time; from jedi_bench.compute import gpu_slots; "
+    code = ("import time; from jedi_bench.train import device as gpu_slots; "
             "held = gpu_slots.acquire(1, 1); print(held.index, flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               env=os.environ.copy())

@@ -14,13 +14,13 @@ from jedi_bench.agent.imagination import ImaginationLoop
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.world_model_env import SegmentStream, WorldModelEnv
 from jedi_bench.cli import main
+from jedi_bench.commands.describe import describe
+from jedi_bench.config.run import AgentConfig, preset
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import AgentConfig, preset
-from jedi_bench.train.describe import describe
 from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
-from jedi_bench.worldmodels.config import WorldModelConfig
 
 SHAPE = (3, 8, 8)
 NUM_ACTIONS = 3
@@ -208,7 +208,7 @@ def test_new_starts_burn_in_both_lstms_on_their_segment_padding_included(setup):
         state = None
         for t in range(3):
             _, _, state = ac(x[:, t], state)
-    assert all(torch.allclose(a, b) for a, b in zip(env.rew_state, rew_state))
+    assert all(torch.allclose(a, b) for a, b in zip(env.imagination.rew_state, rew_state))
     assert torch.allclose(loop.hx, state[0]) and torch.allclose(loop.cx, state[1])
     assert torch.equal(loop.obs, x[:, -1])
 

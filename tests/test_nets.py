@@ -17,7 +17,7 @@ from jedi_bench.nets.blocks import (
     num_groups,
 )
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.nets.reward_end import RewardEndNet, reward_end_loss
+from jedi_bench.worldmodels.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
 
 

@@ -33,7 +33,7 @@ def test_unimportable_plugin_is_a_clear_error(monkeypatch):
 
 
 def test_example_variant_changes_only_the_learning_rates():
-    from jedi_bench.train.config import preset
+    from jedi_bench.config.run import preset
     from jedi_bench.worldmodels import make_world_model
 
     os.environ.setdefault("JEDI_BENCH_PLUGINS", "")

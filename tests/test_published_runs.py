@@ -15,7 +15,7 @@ from jedi_bench.analysis.aggregates import (
 from jedi_bench.analysis.baselines import against_runs, claims, means_only, run_level, run_means
 from jedi_bench.analysis.hns import hns
 from jedi_bench.analysis.published import published_score_wide
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 GAMES = list(ATARI100K_GAMES)
 # IQM over all runs x games as the papers (or rliable's paper) publish it.

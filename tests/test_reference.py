@@ -5,7 +5,7 @@ import pytest
 
 from jedi_bench import reference
 from jedi_bench.cli import main
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 
 def test_random_human_covers_the_26_games_in_order():

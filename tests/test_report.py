@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jedi_bench.analysis.report import aggregate, published_report
+from jedi_bench.commands.report import aggregate, published_report
 from jedi_bench.cli import main
 
 TABLES = ("per_game_scores", "per_game_hns", "aggregates", "paper_comparison", "probability_of_improvement",

@@ -9,14 +9,14 @@ from test_train_e2e import TINY
 from test_worldmodels import moving_square_batch, tiny, trained_output
 
 from jedi_bench.train.checkpoint import load_checkpoint
-from jedi_bench.train.config import TrainConfig
+from jedi_bench.config.run import TrainConfig
 from jedi_bench.train.optim import (
     ComponentOptimizer,
     SharedGroupOptimizer,
     load_optimizer_states,
     shared_optimizers,
 )
-from jedi_bench.train.run import train
+from jedi_bench.commands.train import train
 from jedi_bench.worldmodels import make_world_model
 from jedi_bench.worldmodels.base import Component, ParamGroup
 

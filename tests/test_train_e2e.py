@@ -16,12 +16,13 @@ import pytest
 import torch
 import yaml
 
+from jedi_bench.commands.train import train
+from jedi_bench.config.run import check_same_config, dump_yaml, resolve
 from jedi_bench.train import loop
 from jedi_bench.train.checkpoint import load_checkpoint, save_checkpoint
-from jedi_bench.train.config import dump_yaml, resolve
 from jedi_bench.train.logger import EVAL_COLUMNS
 from jedi_bench.train.optim import ComponentOptimizer
-from jedi_bench.train.run import SCORES_KEYS, check_same_config, train
+from jedi_bench.train.run import SCORES_KEYS
 
 METHODS = ["jedi", "diamond", "ae-latent"]
 # 5 epochs: the initial collection (30 steps, 4 Catch rewards, extended by 5 steps to the 5th reward),

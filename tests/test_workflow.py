@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"

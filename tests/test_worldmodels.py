@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from jedi_bench.data.batch import Batch
-from jedi_bench.train.config import preset
+from jedi_bench.config.run import preset
 from jedi_bench.worldmodels import available_methods, make_world_model
-from jedi_bench.worldmodels.config import JEDI_ABLATIONS, WorldModelConfig
+from jedi_bench.config.world_model import JEDI_ABLATIONS, WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import autoregressive_latent_loss, latent_statistics, soft_clamp
 from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 
@@ -355,7 +355,7 @@ def test_each_world_model_overfits_a_fixed_tiny_batch(method, name):
 
 def test_whole_agents_are_near_13_5m_parameters():
     from jedi_bench.nets.actor_critic import ActorCritic
-    from jedi_bench.train.config import AgentConfig
+    from jedi_bench.config.run import AgentConfig
 
     for method in METHODS:
         wm = make_world_model(method, WorldModelConfig(), 18)
@@ -383,7 +383,7 @@ def test_weight_decay_reaches_only_linear_conv_and_lstm_weights_as_in_diamond():
     are not decayed. The optimizer's groups follow that rule for every component."""
     from torch import nn
 
-    from jedi_bench.train.config import TrainConfig
+    from jedi_bench.config.run import TrainConfig
     from jedi_bench.train.optim import ComponentOptimizer
 
     wm = make_world_model("diamond", tiny(), 4)
@@ -403,7 +403,7 @@ def test_weight_decay_reaches_only_linear_conv_and_lstm_weights_as_in_diamond():
 
 def test_learning_rate_warms_up_from_zero_as_in_diamond():
     """DIAMOND's warm-up: lr * step / warmup_steps at update ``step``, so the first update has lr 0."""
-    from jedi_bench.train.config import TrainConfig
+    from jedi_bench.config.run import TrainConfig
     from jedi_bench.train.optim import ComponentOptimizer
 
     wm = make_world_model("diamond", tiny(), 4)

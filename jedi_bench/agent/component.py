@@ -7,9 +7,9 @@ from typing import Any
 from jedi_bench.agent.imagination import ImaginationLoop
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.world_model_env import SegmentSampler, SegmentStream, WorldModelEnv
+from jedi_bench.config.run import AgentConfig
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import AgentConfig
 from jedi_bench.worldmodels.base import Component, ParamGroup, WorldModel
 
 #: DIAMOND clips the actor-critic's gradient norm at 100 (the denoiser's at 1)

@@ -19,7 +19,7 @@ from torch.distributions import Categorical
 
 from jedi_bench.agent.imagination import Rollout
 from jedi_bench.agent.returns import lambda_returns
-from jedi_bench.train.config import AgentConfig
+from jedi_bench.config.run import AgentConfig
 
 
 def actor_critic_loss(rollout: Rollout, cfg: AgentConfig) -> tuple[torch.Tensor, dict[str, float]]:

@@ -12,7 +12,7 @@ from rliable import metrics
 from jedi_bench.analysis.aggregates import seeded
 from jedi_bench.analysis.hns import hns
 from jedi_bench.analysis.runs import method_rank
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 EVAL_COLUMNS = ("env_steps", "mean_return")
 

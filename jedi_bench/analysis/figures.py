@@ -230,7 +230,7 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
 
 def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
     """One panel per game: test return against agent steps, mean over seeds with a +-1 std band."""
-    from jedi_bench.envs.games import ATARI100K_GAMES
+    from jedi_bench.config.games import ATARI100K_GAMES
 
     present = set(summary["game"])
     games = [g for g in ATARI100K_GAMES if g in present] + sorted(present - set(ATARI100K_GAMES))

@@ -12,7 +12,8 @@ from functools import cache
 import pandas as pd
 
 from jedi_bench import reference
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.analysis.hns import normalize_wide
+from jedi_bench.config.games import ATARI100K_GAMES
 
 # DESIGN.md section 7: a game is Human-Optimal when these methods' average HNS on it is <= 0.75.
 SPLIT_METHODS = ("IRIS", "TWM", "DreamerV3-2023", "STORM")
@@ -70,8 +71,6 @@ def published_score_wide(complete_only: bool = True) -> pd.DataFrame:
 def human_optimal_games() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(Human-Optimal, Agent-Optimal) games, computed from the published per-game means of
     ``SPLIT_METHODS``: a game on which these strong agents stay far below humans is Human-Optimal."""
-    from jedi_bench.analysis.hns import normalize_wide
-
     wide = published_score_wide(complete_only=False)
     missing = [m for m in SPLIT_METHODS if m not in wide.columns or wide[m].isna().any()]
     if missing:

@@ -50,7 +50,7 @@ from jedi_bench.analysis.sections import (
     write_markdown,
 )
 from jedi_bench.analysis.tables import write_table
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 # The suite's methods that reproduce a published method, for the comparison with the papers' aggregates.
 PAPER_NAMES = {"jedi": "JEDI", "diamond": "DIAMOND"}
@@ -77,8 +77,9 @@ def _compute_section(rep: Report, compute: list[str]) -> None:
              "diamond's (paper: 0.57, i.e. 43% less); compare ratios only within one device")
 
 
-def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
-    """Tables, figures and report.md of the finished runs found under ``runs``."""
+def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> tuple[Path, int, int]:
+    """Tables, figures and report.md of the finished runs found under ``runs``; returns the report's path,
+    the number of tables and figures it links and the number of runs."""
     if reps < 1:
         raise ValueError(f"--reps must be >= 1, got {reps}")
     for path in compute or []:
@@ -133,9 +134,7 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> int:
                  "is a 95% interval, so a gap between bands is a reliable difference at that budget")
     if compute:
         _compute_section(rep, compute)
-    path = write_markdown(rep)
-    print(f"wrote {path} ({len(rep.lines)} tables/figures) for {len(scores)} runs")
-    return 0
+    return write_markdown(rep), len(rep.lines), len(scores)
 
 
 def _paper_comparison(rep: Report, table: pd.DataFrame) -> None:
@@ -189,8 +188,9 @@ def _reported_check(table: pd.DataFrame) -> pd.DataFrame:
     return check
 
 
-def published_report(out: str, reps: int) -> int:
-    """The report of the published data alone: every published method, from its runs where released."""
+def published_report(out: str, reps: int) -> Path:
+    """The report of the published data alone: every published method, from its runs where released;
+    returns the report's path."""
     if reps < 1:
         raise ValueError(f"--reps must be >= 1, got {reps}")
     games = list(ATARI100K_GAMES)
@@ -215,6 +215,4 @@ def published_report(out: str, reps: int) -> int:
     comparisons(rep, rep.run_level)
     per_game_figure(rep)
     sources_table(rep)
-    path = write_markdown(rep)
-    print(f"wrote {path}")
-    return 0
+    return write_markdown(rep)

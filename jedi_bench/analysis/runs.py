@@ -15,7 +15,7 @@ import yaml
 
 from jedi_bench.analysis.aggregates import MethodScores
 from jedi_bench.analysis.hns import normalize_long
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 
 # The suite's own methods first, in this order; any other (user-registered) method follows by name.
 METHOD_ORDER = ("jedi", "diamond", "ae-latent")

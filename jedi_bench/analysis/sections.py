@@ -22,7 +22,7 @@ from jedi_bench.analysis.aggregates import (
 from jedi_bench.analysis.hns import normalize_wide
 from jedi_bench.analysis.published import human_optimal_games, published_methods, random_human
 from jedi_bench.analysis.tables import write_table
-from jedi_bench.envs.games import ATARI100K_GAMES
+from jedi_bench.config.games import ATARI100K_GAMES
 from jedi_bench.io import atomic_write_text
 
 TAUS = np.linspace(0.0, 8.0, 81)

@@ -12,8 +12,9 @@ not (torch's defaults), so a convolution-heavy step can exceed a fraction of 1 t
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -26,6 +27,20 @@ def count_flops(fn: Callable[[], object]) -> int:
     with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+class FlopMeter:
+    """A ``measure`` hook (:func:`jedi_bench.train.turns.run_turn`): the FLOPs of each named step of one
+    eager call, added up by name."""
+
+    def __init__(self):
+        self.flops: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as counter:
+            yield
+        self.flops[name] = self.flops.get(name, 0) + int(counter.get_total_flops())
 
 
 def default_matmul_size(device: torch.device) -> int:

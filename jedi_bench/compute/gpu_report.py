@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 
 from jedi_bench.compute.projection import BENCHMARK_RUNS_PER_METHOD, benchmark_hours, hours_from_rates
+from jedi_bench.config.run import preset
 from jedi_bench.io import atomic_write_json, atomic_write_text
-from jedi_bench.train.config import preset
 
 GPU_COUNTS = (1, 4, 8)
 

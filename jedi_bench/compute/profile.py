@@ -1,13 +1,16 @@
 """``jedi-bench profile``: what one method costs to train and to imagine with, on one device.
 
-The models are built exactly as a run builds them (the preset's sizes, 18 actions: Atari's full
-action set, the largest any game uses), fed synthetic replay batches (no environment), and trained
-the way the online loop trains them: one AdamW per component, bf16/channels_last/compile/CUDA-graph
-switches applied by :mod:`jedi_bench.compute.speed`. Measured, with warm-up excluded:
+The agent is built by the function that builds a run's (:func:`jedi_bench.train.build.build_agent`: the
+preset's sizes, 18 actions, Atari's full action set and the largest any game uses; its optimisers and
+every speed switch), fed synthetic replay batches (no environment), and updated by the functions that
+update a run's (:func:`jedi_bench.train.turns.run_turn`, in the turns of an epoch), so what is measured
+is what trains. Measured, with warm-up excluded:
 
-- one update (forward + backward + clip + optimizer step) of every component: ``denoiser_step``,
-  ``reward_end_step``, ``actor_critic_step`` (which includes its 15-step imagination), any other
-  component as ``<name>_step``, and ``full_update``, their sum (DIAMOND's "one update");
+- one update (forward + backward + clip + optimizer step) of every component, timed inside the turn
+  that runs it: ``denoiser_step``, ``reward_end_step``, ``actor_critic_step`` (which includes its
+  15-step imagination), any other component as ``<name>_step``; the step of each shared parameter
+  group as ``<group>_step`` (JEDI's ``encoder_step``, once per turn, as in training); and
+  ``full_update``, their sum (DIAMOND's "one update");
 - world-model sampling: one ``sample_next`` on ``batch_size`` contexts with the configured sampler;
 - one policy step (encode + actor-critic forward, batch 1), the cost of collecting one env step;
 - peak memory, parameters, and the projected hours of a full ``atari100k`` run
@@ -15,7 +18,8 @@ switches applied by :mod:`jedi_bench.compute.speed`. Measured, with warm-up excl
 - the FLOPs of each component step and of sampling, and the FLOP/s they achieve as a fraction of a
   dense matmul's in the same dtype, timed in the same process before and after the steps (the faster
   counts, so a moment of contention does not lower the peak; :mod:`jedi_bench.compute.flops`). The
-  counting call is an eager run of the step and doubles as its first warm-up call.
+  counting call is an eager run of the full update and doubles as its first warm-up call; a shared
+  group's step is an optimizer step, which counts no FLOPs.
 
 Measure one method per process (the CPU peak RSS is the process's), all methods on the same device.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,47 +37,32 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from jedi_bench.compute import speed as speedlib
-from jedi_bench.compute.flops import achieved, count_flops, matmul_peak
+from jedi_bench.compute.flops import FlopMeter, achieved, count_flops, matmul_peak
 from jedi_bench.compute.memory import baseline_memory_mb, peak_memory_mb
 from jedi_bench.compute.projection import ACTOR_CRITIC, projected_hours, update_counts
-from jedi_bench.compute.timing import Timing, time_call
+from jedi_bench.compute.timing import StepClock, Timing, time_call
+from jedi_bench.config.run import PRESETS, RunConfig, SpeedConfig, preset
 from jedi_bench.data.batch import Batch
-from jedi_bench.io import atomic_write_json
 from jedi_bench.runinfo import device_info, library_versions
-from jedi_bench.train.config import PRESETS, RunConfig, SpeedConfig, preset
-from jedi_bench.worldmodels import check_method, make_world_model
-from jedi_bench.worldmodels.base import Component, WorldModel
+from jedi_bench.train import speed as speedlib
+from jedi_bench.train.build import AgentBuild, Models, build_agent
+from jedi_bench.train.optim import implementation
+from jedi_bench.train.turns import Measure, epoch_turns, run_turn, unmeasured
+from jedi_bench.worldmodels import check_method
+from jedi_bench.worldmodels.base import WorldModel
 
 #: Atari's full action set; the minimal sets of the 26 games have at most 18 actions.
 NUM_ACTIONS = 18
 
 
-def profile_cli(method: str, device: str, preset: str, batch_size: int, repeats: int, bf16: bool,
-                channels_last: bool, compile: bool, cuda_graphs: bool, out: str) -> int:
-    """Entry point of ``jedi-bench profile``: measure, print a summary, write ``out`` atomically."""
-    speed = SpeedConfig(bf16=bf16, channels_last=channels_last, compile=compile, cuda_graphs=cuda_graphs)
-    out_path = Path(out)
-    if out_path.suffix != ".json" or out_path.is_dir():
-        raise ValueError(f"--out must be a .json file path, got {out!r}")
-    report = profile(method, device, preset, batch_size, repeats, speed)
-    atomic_write_json(out_path, report)
-    t, s = report["timings_ms"], report["sampling"]
-    fraction = report["flops_achieved"]["full_update"]["peak_fraction"]
-    print(f"{method} on {report['device']['device_name']}: full update {t['full_update']:.1f} ms "
-          f"({fraction:.1%} of the matmul peak), "
-          f"sampling {s['frames_per_s']:.1f} frames/s, peak memory {report['peak_memory_mb']:.0f} MiB "
-          f"({report['peak_memory_kind']}), projected {report['projected_hours_atari100k']:.1f} h "
-          f"-> {out_path}", file=sys.stderr)
-    return 0
-
-
 def profile(method: str, device: str, preset_name: str, batch_size: int, repeats: int,
-            speed: SpeedConfig, progress: bool = True) -> dict[str, Any]:
-    """Build ``method`` at ``preset_name`` sizes on ``device`` and measure it; returns the report dict."""
+            speed: SpeedConfig, progress: bool = True,
+            warn: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """Build ``method`` at ``preset_name`` sizes on ``device`` and measure it; returns the report dict.
+    ``warn`` hears what makes the measurement unrepresentative (bf16 on a CPU that only emulates it)."""
     dev, cfg = _validated(method, device, preset_name, batch_size, repeats, speed)
-    if progress and (warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32")):
-        print(f"jedi-bench profile: warning: {warning}", file=sys.stderr)
+    if warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32"):
+        warn(warning)
     peak_dtype = torch.bfloat16 if speed.bf16 else torch.float32
     peak_first = matmul_peak(dev, peak_dtype)     # before the models, so its buffers are not in the peak memory
     if dev.type == "cuda":
@@ -83,26 +72,29 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     memory_before = baseline_memory_mb(dev)
     torch.manual_seed(0)
 
-    wm, ac, components = build_agent(cfg, dev)
-    optimizers = {c.name: speedlib.make_adamw(c.param_groups, cfg.train.lr, cfg.train.adam_eps, dev)
-                  for c in components}
+    build = build_agent(cfg, dev, NUM_ACTIONS)
+    wm, ac = build.models.wm, build.models.actor_critic
     warmup = 1 if dev.type == "cpu" and not speed.compile else 3
-    layout = speedlib.to_channels_last if speed.channels_last else (lambda x: x)
+    update = full_update(build, batch_size, dev)
 
-    steps: dict[str, Timing] = {}
-    flops: dict[str, int] = {}
-    bar = tqdm(total=len(components) + 2, desc=f"profile {method}", file=sys.stderr, disable=not progress)
-    for comp in components:
-        bar.set_postfix_str(f"{comp.name} step")
-        batch = synthetic_batch(batch_size, comp.segment_length, dev, layout)
-        step = partial(train_step, comp, optimizers[comp.name], batch, speed, dev)
-        with speedlib.eager_sampling(wm):
-            flops[f"{comp.name}_step"] = count_flops(step)
-        steps[comp.name] = time_call(step, dev, repeats, warmup - 1)
+    bar = tqdm(total=warmup + repeats + 2, desc=f"profile {method}", file=sys.stderr, disable=not progress)
+    bar.set_postfix_str("full update")
+    meter = FlopMeter()
+    with speedlib.eager_sampling(wm):
+        update(meter)                              # counted eagerly: the first warm-up call
+    bar.update()
+    for _ in range(warmup - 1):
+        update(unmeasured)
         bar.update()
+    clock = StepClock(dev)
+    for _ in range(repeats):
+        update(clock)
+        bar.update()
+    steps = clock.timings()
+    flops = {f"{name}_step": n for name, n in meter.flops.items()}
 
     bar.set_postfix_str("sampling")
-    context, actions = synthetic_context(wm, batch_size, cfg.world_model.context, dev, layout)
+    context, actions = synthetic_context(wm, batch_size, cfg.world_model.context, dev)
     with torch.no_grad(), speedlib.autocast(speed, dev):
         with speedlib.eager_sampling(wm):
             flops["sampling_step"] = count_flops(lambda: wm.sample_next(context, actions))
@@ -110,7 +102,7 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     bar.update()
 
     bar.set_postfix_str("policy step")
-    policy = time_policy_step(wm, ac, speed, dev, repeats, warmup)
+    policy = time_policy_step(build.models, build.bf16, dev, repeats, warmup)
     bar.update()
     bar.close()
 
@@ -156,8 +148,23 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
         "num_actions": NUM_ACTIONS,
         "code": code_version(),
         "warmup": warmup,
-        "optimizer": f"AdamW ({speedlib.optimizer_impl(dev)})",
+        "optimizer": f"AdamW ({implementation(build.actor_critic_optimizer.optimizer)})",
     }
+
+
+def full_update(build: AgentBuild, batch_size: int, dev: torch.device) -> Callable[[Measure], None]:
+    """DIAMOND's "one update" as a run performs it: one update of each component in the turns of an epoch
+    (:func:`epoch_turns`, one update each), each turn ending with its shared optimisers' steps; one
+    synthetic batch per component, reused by every call."""
+    batches = {o.name: synthetic_batch(batch_size, o.component.segment_length, dev) for o in build.optimizers}
+    turns = epoch_turns(build.world_model_optimizers, build.actor_critic_optimizer,
+                        build.models.wm.interleave_components, 1, 1)
+
+    def update(measure: Measure) -> None:
+        for turn in turns:
+            run_turn(turn, build.shared_optimizers, lambda opt: batches[opt.name], 1, build.bf16, measure)
+
+    return update
 
 
 def code_version() -> str:
@@ -201,25 +208,11 @@ def _validated(method: str, device: str, preset_name: str, batch_size: int, repe
     return dev, cfg.validate()
 
 
-def build_agent(cfg: RunConfig, dev: torch.device) -> tuple[WorldModel, torch.nn.Module, list[Component]]:
-    """World model, actor-critic and the components a run trains (the actor-critic's last), switches applied."""
-    from jedi_bench.agent.component import actor_critic_component
-    from jedi_bench.nets.actor_critic import ActorCritic
-
-    wm = make_world_model(cfg.method, cfg.world_model, NUM_ACTIONS).to(dev)
-    ac = ActorCritic(wm.agent_input_shape, NUM_ACTIONS, cfg.agent).to(dev)
-    speedlib.apply_speed([*wm.children(), ac], wm, cfg.speed, dev)
-    components = [*wm.components(), actor_critic_component(wm, ac, cfg.agent)]
-    names = [c.name for c in components]
-    if len(set(names)) != len(names):
-        raise ValueError(f"component names must be unique, got {names}")
-    return wm, ac, components
-
-
-def synthetic_batch(batch_size: int, seq_len: int, dev: torch.device, layout=lambda x: x) -> Batch:
-    """Random replay segments with the shapes and dtypes of real ones (timing does not depend on values)."""
+def synthetic_batch(batch_size: int, seq_len: int, dev: torch.device) -> Batch:
+    """Random replay segments with the shapes and dtypes of real ones (timing does not depend on values),
+    on the device as a run's batches reach its updates."""
     return Batch(
-        obs=layout(torch.rand(batch_size, seq_len, 3, 64, 64, device=dev) * 2 - 1),
+        obs=torch.rand(batch_size, seq_len, 3, 64, 64, device=dev) * 2 - 1,
         act=torch.randint(0, NUM_ACTIONS, (batch_size, seq_len), device=dev),
         rew=torch.randint(-1, 2, (batch_size, seq_len), device=dev).float(),
         end=torch.rand(batch_size, seq_len, device=dev) < 0.05,
@@ -228,33 +221,19 @@ def synthetic_batch(batch_size: int, seq_len: int, dev: torch.device, layout=lam
     )
 
 
-def synthetic_context(wm: WorldModel, batch_size: int, context: int, dev: torch.device,
-                      layout=lambda x: x) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_context(wm: WorldModel, batch_size: int, context: int,
+                      dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A sampling context in the agent's input space: encoded random frames and random actions."""
     with torch.no_grad():
-        frames = wm.encode(layout(torch.rand(batch_size, context, 3, 64, 64, device=dev) * 2 - 1))
-    return layout(frames), torch.randint(0, NUM_ACTIONS, (batch_size, context), device=dev)
+        frames = wm.encode(torch.rand(batch_size, context, 3, 64, 64, device=dev) * 2 - 1)
+    return frames, torch.randint(0, NUM_ACTIONS, (batch_size, context), device=dev)
 
 
-def train_step(comp: Component, optimizer: torch.optim.Optimizer, batch: Batch, speed: SpeedConfig,
-               dev: torch.device) -> None:
-    """One update of one component, as the online loop does it."""
-    optimizer.zero_grad(set_to_none=True)
-    with speedlib.autocast(speed, dev):
-        loss, _ = comp.loss(batch)
-    loss.backward()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    torch.nn.utils.clip_grad_norm_(params, comp.grad_clip)
-    optimizer.step()
-
-
-def time_policy_step(wm: WorldModel, ac: torch.nn.Module, speed: SpeedConfig, dev: torch.device, repeats: int,
-                     warmup: int) -> Timing:
+def time_policy_step(models: Models, bf16: bool, dev: torch.device, repeats: int, warmup: int) -> Timing:
     """The model-side cost of collecting one env step: the run's own agent acting on one uint8 frame
     (to tensor, encode, actor-critic forward, sample). The emulator's time is not included."""
-    from jedi_bench.train.collect import Agent
-
-    agent = Agent(wm, ac, dev, speed.bf16)
+    agent = models.agent(dev, bf16)
+    wm, ac = models.wm, models.actor_critic
     frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     rng = np.random.default_rng(0)
     state = agent.initial_state()

@@ -1,6 +1,6 @@
 """Project the wall-clock hours of a full run from measured per-update times and the run's schedule.
 
-The schedule is read from :class:`~jedi_bench.train.config.TrainConfig` (DIAMOND's, for the
+The schedule is read from :class:`~jedi_bench.config.run.TrainConfig` (DIAMOND's, for the
 ``atari100k`` preset): an initial collection of ``initial_collect_steps`` (its minimum; the run
 extends it only when rewards are scarce) closes the first epoch, which trains each world-model
 component ``first_epoch_world_model_updates`` times and the actor-critic
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from jedi_bench.train.config import TrainConfig
+from jedi_bench.config.run import TrainConfig
 
 ACTOR_CRITIC = "actor_critic"
 

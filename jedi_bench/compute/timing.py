@@ -8,9 +8,11 @@ CPU time does not, so ratios of CPU times stay comparable between methods measur
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -39,12 +41,33 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(warmup):
         fn()
-    synchronize(device)
-    times, cpu_times = [], []
+    clock = StepClock(device)
     for _ in range(repeats):
+        with clock("call"):
+            fn()
+    return clock.timings()["call"]
+
+
+class StepClock:
+    """A ``measure`` hook (:func:`jedi_bench.train.turns.run_turn`): each named step of a repeated call
+    timed on its own, the device synchronised before and after it."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.wall_ms: dict[str, list[float]] = defaultdict(list)
+        self.cpu_ms: dict[str, list[float]] = defaultdict(list)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        synchronize(self.device)
         start, cpu_start = time.perf_counter(), time.process_time()
-        fn()
-        synchronize(device)
-        times.append((time.perf_counter() - start) * 1000.0)
-        cpu_times.append((time.process_time() - cpu_start) * 1000.0)
-    return Timing(statistics.median(times), min(times), max(times), repeats, statistics.median(cpu_times))
+        yield
+        synchronize(self.device)
+        self.wall_ms[name].append((time.perf_counter() - start) * 1000.0)
+        self.cpu_ms[name].append((time.process_time() - cpu_start) * 1000.0)
+
+    def timings(self) -> dict[str, Timing]:
+        """Each step's :class:`Timing`, in the order the steps first ran."""
+        return {name: Timing(statistics.median(wall), min(wall), max(wall), len(wall),
+                             statistics.median(self.cpu_ms[name]))
+                for name, wall in self.wall_ms.items()}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from jedi_bench.worldmodels.config import DiffusionConfig
+from jedi_bench.config.world_model import DiffusionConfig
 
 # net(scaled_noisy [B,C,H,W], c_noise [B]) -> raw network output [B,C,H,W]
 RawNet = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

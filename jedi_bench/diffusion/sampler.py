@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from jedi_bench.worldmodels.config import DiffusionConfig
+from jedi_bench.config.world_model import DiffusionConfig
 
 # denoise_fn(x_noisy [B, ...], sigma [B]) -> estimate of x0 [B, ...]
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

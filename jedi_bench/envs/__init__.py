@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jedi_bench.envs.games import ATARI100K_GAMES, TEST_GAMES, check_game
+from jedi_bench.config.games import ATARI100K_GAMES, TEST_GAMES, check_game
 
-if TYPE_CHECKING:  # gymnasium and the config are imported lazily, so that `jedi_bench.envs.games` stays light
+if TYPE_CHECKING:  # gymnasium and the config are imported lazily, so that `jedi_bench.config.games` stays light
     import gymnasium as gym
 
-    from jedi_bench.train.config import EnvConfig
+    from jedi_bench.config.run import EnvConfig
 
 __all__ = ["ATARI100K_GAMES", "TEST_GAMES", "check_game", "make_env"]
 
@@ -26,7 +26,7 @@ def make_env(game: str, seed: int, *, test_mode: bool = False, cfg: EnvConfig | 
     the Atari100k protocol. The game name and config are checked before anything is built. Catch
     ignores the config and ``test_mode`` (it has no frames to skip and no lives).
     """
-    from jedi_bench.train.config import EnvConfig
+    from jedi_bench.config.run import EnvConfig
 
     check_game(game)
     cfg = cfg if cfg is not None else EnvConfig()

@@ -37,7 +37,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.spaces import Box
 
-from jedi_bench.envs.games import ATARI100K_GAMES, check_game
+from jedi_bench.config.games import ATARI100K_GAMES, check_game
 
 STOCHASTIC_FRAME_SKIP = (2, 6)  # inclusive bounds of the random frame skip
 

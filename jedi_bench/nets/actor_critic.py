@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from jedi_bench.nets.blocks import GroupNorm, init_lstm
-from jedi_bench.train.config import AgentConfig
+from jedi_bench.config.run import AgentConfig
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 

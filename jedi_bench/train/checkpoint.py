@@ -42,6 +42,11 @@ class CheckpointUnreadableError(ValueError):
         super().__init__(f"checkpoint {path} cannot be loaded: {cause}")
 
 
+def last_checkpoint_path(run_dir: str | Path) -> Path:
+    """Where a run folder keeps its latest checkpoint."""
+    return Path(run_dir) / "checkpoints" / "last.pt"
+
+
 def previous_path(path: str | Path) -> Path:
     return Path(path).parent / PREVIOUS_NAME
 

@@ -1,7 +1,10 @@
-"""The agent acting in a real environment: training collection and test episodes.
+"""The agent acting in a real environment: training collection, test episodes, and every other real play.
 
-The agent always acts on ``wm.encode(obs)`` (pixels for ``diamond``, latents for the latent variants)
-with its LSTM state carried through the episode and reset when the episode ends.
+Every real episode goes through :class:`EnvRunner`'s reset and step: the trainer's collection steps it one
+agent step at a time across epochs, and :func:`play_episodes` plays whole episodes with it for evaluation,
+``dream``, the Catch fidelity measures and the learning check's random baseline. The agent always acts on
+``wm.encode(obs)`` (pixels for ``diamond``, latents for the latent variants) with its LSTM state carried
+through the episode and reset when the episode ends.
 
 :class:`EnvRunner` makes the training env's state *exactly* restorable without pickling an emulator:
 at every real game start it re-seeds the env from the run's own numpy generator and records every
@@ -13,7 +16,9 @@ env, and the resumed run continues exactly where the uninterrupted one would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -36,7 +41,8 @@ def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 class Agent:
     """The policy acting in real envs: the world model's encoder followed by the actor-critic."""
 
-    def __init__(self, wm: WorldModel, actor_critic: torch.nn.Module, device: torch.device, bf16: bool = False):
+    def __init__(self, wm: WorldModel, actor_critic: torch.nn.Module, device: torch.device,
+                 bf16: bool = False):
         self.wm, self.ac, self.device, self.bf16 = wm, actor_critic, device, bf16
 
     def initial_state(self):
@@ -64,24 +70,44 @@ class Agent:
         return action, state
 
 
+class Policy(Protocol):
+    """What plays a real env: :class:`Agent`, a random or scripted policy, or a wrapper that watches one."""
+
+    def initial_state(self) -> Any: ...
+
+    def act(self, obs: np.ndarray, state: Any, epsilon: float, rng: np.random.Generator
+            ) -> tuple[int, Any]: ...
+
+
 @dataclass
 class StepResult:
-    """What one training-env step produced (the flags are stored in the replay as they are)."""
+    """What one env step produced (the flags are stored in the replay as they are)."""
 
     reward: float
     terminated: bool
     truncated: bool
+    next_obs: np.ndarray                 # the observation the action led to (the final one at an episode end)
     episode_return: float | None = None  # set when an episode (one life in training mode) just ended
-    final_obs: np.ndarray | None = None  # then also the observation its last action led to
+    episode_length: int | None = None    # then also its agent steps
+    final_obs: np.ndarray | None = None  # and the observation its last action led to
 
 
 class EnvRunner:
-    """The training env plus everything needed to rebuild its exact state (see the module docstring)."""
+    """A real env stepped one agent step at a time, plus everything needed to rebuild its exact state (see
+    the module docstring).
 
-    def __init__(self, make_env, rng: np.random.Generator):
+    Each game starts from a seed drawn from ``rng`` (``rng=None``: the env's own seeding goes on, and the
+    state cannot be rebuilt). With ``autoreset`` an episode end starts the next episode at once (the
+    training collection); without, ``obs`` is None until :meth:`start_new_game` (test episodes, each a
+    new seeded game).
+    """
+
+    def __init__(self, make_env: Callable[[], gym.Env], rng: np.random.Generator | None,
+                 autoreset: bool = True):
         self.make_env = make_env
         self.env: gym.Env = make_env()
         self.rng = rng
+        self.autoreset = autoreset
         self.reset_seed = 0
         self.events: list[int] = []
         self.obs: np.ndarray | None = None
@@ -89,16 +115,17 @@ class EnvRunner:
         self.episode_length = 0
 
     def start_new_game(self) -> None:
-        self.reset_seed = int(self.rng.integers(SEED_HIGH))
+        self.reset_seed = None if self.rng is None else int(self.rng.integers(SEED_HIGH))
         self.events = []
+        self.episode_return, self.episode_length = 0.0, 0
         self.obs, _ = self.env.reset(seed=self.reset_seed)
 
     def step(self, action: int) -> tuple[np.ndarray, StepResult]:
         """Step the env; returns (the observation the action was taken on, the result).
 
-        On an episode end the env is reset right away (a new seeded game when the game is really over
-        or truncated, else the same game continues after a lost life), so ``self.obs`` is always a
-        valid observation to act on.
+        On an episode end with ``autoreset`` the env is reset right away (a new seeded game when the game
+        is really over or truncated, else the same game continues after a lost life), so ``self.obs`` is
+        always a valid observation to act on; without, ``self.obs`` becomes None.
         """
         if self.obs is None:
             self.start_new_game()
@@ -107,13 +134,15 @@ class EnvRunner:
         self.events.append(action)
         self.episode_return += float(reward)
         self.episode_length += 1
-        result = StepResult(float(reward), bool(terminated), bool(truncated))
+        result = StepResult(float(reward), bool(terminated), bool(truncated), next_obs)
         if terminated or truncated:
-            result.episode_return = self.episode_return
+            result.episode_return, result.episode_length = self.episode_return, self.episode_length
             result.final_obs = next_obs
             self.episode_return, self.episode_length = 0.0, 0
+            if not self.autoreset:
+                next_obs = None                        # the caller starts the next game
             # envs that do not report ``game_over`` (no lives) end their game with every episode
-            if truncated or info.get("game_over", True):
+            elif truncated or info.get("game_over", True):
                 self.start_new_game()
                 next_obs = self.obs
             else:
@@ -150,29 +179,53 @@ class EnvRunner:
         self.env.close()
 
 
-def play_episodes(make_env, agent: Agent, episodes: int, rng: np.random.Generator, epsilon: float = 0.0,
-                  max_steps: int = 0) -> list[float]:
-    """Play ``episodes`` full episodes in a test-mode env (life loss not terminal) and return their returns.
+#: ``record(episode, obs, action, result)``, called after every step of :func:`play_episodes`
+Recorder = Callable[[int, np.ndarray, int, StepResult], None]
 
-    Each episode starts a new game seeded from ``rng``; ``max_steps > 0`` caps an episode's agent steps
-    (``eval_max_agent_steps``), 0 plays until the game ends or the env's frame cap truncates it.
+
+class EpisodeRecorder:
+    """Frames and actions of played episodes: ``frames[i]`` holds episode i's observations from its first
+    to the one its last action led to, one more than its actions ``actions[i]``."""
+
+    def __init__(self):
+        self.frames: list[list[np.ndarray]] = []
+        self.actions: list[list[int]] = []
+
+    def __call__(self, episode: int, obs: np.ndarray, action: int, result: StepResult) -> None:
+        if episode == len(self.frames):
+            self.frames.append([obs])
+            self.actions.append([])
+        self.frames[episode].append(result.next_obs)
+        self.actions[episode].append(action)
+
+
+def play_episodes(make_env: Callable[[], gym.Env], agent: Policy, episodes: int, rng: np.random.Generator,
+                  epsilon: float = 0.0, max_steps: int = 0, record: Recorder | None = None) -> list[float]:
+    """Play ``episodes`` full episodes and return their returns (in a test-mode env: life loss not terminal).
+
+    Each episode starts a new game seeded from ``rng`` (which the policy also draws from); ``max_steps > 0``
+    caps an episode's agent steps (``eval_max_agent_steps``), 0 plays until the game ends or the env's
+    frame cap truncates it. ``record`` sees every step (e.g. an :class:`EpisodeRecorder`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = make_env()
+    runner = EnvRunner(make_env, rng, autoreset=False)
     returns = []
     try:
-        for _ in range(episodes):
-            obs, _ = env.reset(seed=int(rng.integers(SEED_HIGH)))
-            state, total, steps = agent.initial_state(), 0.0, 0
+        for episode in range(episodes):
+            runner.start_new_game()
+            state = agent.initial_state()
             while True:
-                action, state = agent.act(obs, state, epsilon, rng)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                steps += 1
-                if terminated or truncated or (max_steps > 0 and steps >= max_steps):
+                action, state = agent.act(runner.obs, state, epsilon, rng)
+                obs, result = runner.step(action)
+                if record is not None:
+                    record(episode, obs, action, result)
+                if result.episode_return is not None:
+                    returns.append(result.episode_return)
                     break
-            returns.append(total)
+                if max_steps > 0 and runner.episode_length >= max_steps:
+                    returns.append(runner.episode_return)
+                    break
     finally:
-        env.close()
+        runner.close()
     return returns

@@ -1,4 +1,4 @@
-"""The online loop: DIAMOND's schedule (DESIGN.md section 4) for any world model.
+"""The online loop: DIAMOND's schedule (docs/protocol.md) for any world model.
 
 Epoch 1 collects the initial data (at least ``initial_collect_steps`` steps with the initial policy,
 extended by ``initial_collect_chunk`` steps up to ``initial_collect_max`` until
@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from jedi_bench.config.run import RunConfig
+from jedi_bench.data.batch import Batch
 from jedi_bench.data.replay import ReplayBuffer
 from jedi_bench.train import checkpoint as ckpt
-from jedi_bench.train.collect import Agent, EnvRunner, play_episodes
-from jedi_bench.train.config import RunConfig
+from jedi_bench.train.build import build_agent, env_factory
+from jedi_bench.train.collect import EnvRunner, play_episodes
 from jedi_bench.train.logger import RunLogger
-from jedi_bench.train.optim import ComponentOptimizer, load_optimizer_states, mean_metrics, shared_optimizers
+from jedi_bench.train.optim import ComponentOptimizer, load_optimizer_states, mean_metrics
+from jedi_bench.train.turns import epoch_turns, run_turn
 
 
 def seed_everything(seed: int, device: torch.device) -> np.random.Generator:
@@ -39,77 +41,15 @@ def seed_everything(seed: int, device: torch.device) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def env_factory(cfg: RunConfig, test_mode: bool):
-    """A zero-argument function building the run's env (training or test mode)."""
-    from jedi_bench.envs import make_env
-
-    return lambda: make_env(cfg.game, cfg.seed, test_mode=test_mode, cfg=cfg.env)
-
-
-def num_actions_of(cfg: RunConfig) -> int:
-    env = env_factory(cfg, test_mode=True)()
-    try:
-        return int(env.action_space.n)
-    finally:
-        env.close()
-
-
-@dataclass
-class Models:
-    """The trained networks of a run, built from its config (also used by evaluate and dream)."""
-
-    wm: torch.nn.Module
-    actor_critic: torch.nn.Module
-    num_actions: int
-
-    @classmethod
-    def build(cls, cfg: RunConfig, device: torch.device) -> Models:
-        from jedi_bench.nets.actor_critic import ActorCritic
-        from jedi_bench.worldmodels import make_world_model
-
-        n = num_actions_of(cfg)
-        wm = make_world_model(cfg.method, cfg.world_model, n).to(device)
-        ac = ActorCritic(tuple(wm.agent_input_shape), n, cfg.agent).to(device)
-        if cfg.speed.channels_last:
-            wm.to(memory_format=torch.channels_last)
-            ac.to(memory_format=torch.channels_last)
-        return cls(wm, ac, n)
-
-    def state_dict(self) -> dict:
-        return {"world_model": self.wm.state_dict(), "actor_critic": self.actor_critic.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.wm.load_state_dict(state["world_model"])
-        self.actor_critic.load_state_dict(state["actor_critic"])
-
-    def agent(self, device: torch.device, bf16: bool = False) -> Agent:
-        return Agent(self.wm, self.actor_critic, device, bf16)
-
-
 class Trainer:
     """Runs one training run in ``run_dir`` (the caller writes config/run_info and scores)."""
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: torch.device, progress: bool = True):
-        from jedi_bench.agent.component import ActorCriticTraining
-
         self.cfg, self.run_dir, self.device, self.progress = cfg, Path(run_dir), device, progress
         self.rng = seed_everything(cfg.seed, device)
-        self.models = Models.build(cfg, device)
-        self.agent = self.models.agent(device, cfg.speed.bf16)
-        wm, ac = self.models.wm, self.models.actor_critic
-        t = cfg.train
-        components = wm.components()
-        self.optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in components]
-        self.shared_optimizers = shared_optimizers(components, t)   # stepped once per turn (JEDI's encoder)
-        self.actor_critic_training = ActorCriticTraining(wm, ac, cfg.agent, self.sample_segments)
-        self.optimizers.append(ComponentOptimizer(self.actor_critic_training.component(), t,
-                                                  cfg.agent.batch_size, zero_weight_decay=True))
-        names = [o.name for o in (*self.optimizers, *self.shared_optimizers)]
-        if len(set(names)) != len(names):
-            raise ValueError(f"component and shared group names must be unique, got {names}")
-        if cfg.speed.compile:
-            for module in (*wm.children(), ac):
-                module.compile()
+        self.build = build_agent(cfg, device, sample_segments=self.sample_segments)
+        self.models = self.build.models
+        self.agent = self.models.agent(device, self.build.bf16)
         self.replay: ReplayBuffer | None = None   # created by start_fresh() or load()
         self.runner = EnvRunner(env_factory(cfg, test_mode=False), self.rng)
         self.test_env = env_factory(cfg, test_mode=True)
@@ -138,13 +78,14 @@ class Trainer:
 
         self.logger = logger
         with tqdm(total=self.epoch + self.remaining_epochs(), initial=self.epoch, unit="epoch",
-                  desc=f"{self.cfg.method} {self.cfg.game}", disable=not self.progress, dynamic_ncols=True) as bar:
+                  desc=f"{self.cfg.method} {self.cfg.game}", disable=not self.progress,
+                  dynamic_ncols=True) as bar:
             while not self.done:
                 row = self.run_epoch()
                 bar.total = self.epoch + self.remaining_epochs()
                 bar.update(1)
-                bar.set_postfix(env_steps=self.env_steps, **{k.split("/")[0]: round(v, 3) for k, v in row.items()
-                                                               if k.endswith("/loss")})
+                losses = {k.split("/")[0]: round(v, 3) for k, v in row.items() if k.endswith("/loss")}
+                bar.set_postfix(env_steps=self.env_steps, **losses)
 
     def remaining_epochs(self) -> int:
         """Epochs still to run (before epoch 1 this assumes the initial collection is not extended)."""
@@ -175,8 +116,8 @@ class Trainer:
         if train_only:
             self.train_only_epochs += 1
         elapsed = time.perf_counter() - start
-        row = {"epoch": epoch, "env_steps": self.env_steps, "fps": collected / elapsed if elapsed > 0 else 0.0,
-               "epoch_time_s": elapsed, "train_time_s": train_time, **row}
+        row = {"epoch": epoch, "env_steps": self.env_steps,
+               "fps": collected / elapsed if elapsed > 0 else 0.0, "epoch_time_s": elapsed, "train_time_s": train_time, **row}
         if self._episode_returns:
             row["train_episode_return"] = float(np.mean(self._episode_returns))
             row["train_episodes"] = len(self._episode_returns)
@@ -209,7 +150,8 @@ class Trainer:
             action, self.lstm_state = self.agent.act(self.runner.obs, self.lstm_state, self.cfg.train.epsilon,
                                                      self.rng)
             obs, result = self.runner.step(action)
-            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated, result.final_obs)
+            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated,
+                                 result.final_obs)
             self.env_steps += 1
             self.nonzero_rewards += int(result.reward != 0)
             if result.episode_return is not None:
@@ -220,32 +162,25 @@ class Trainer:
         t = self.cfg.train
         self.models.wm.train()
         self.models.actor_critic.train()
-        *world_model, actor_critic = self.optimizers
-        n_wm = t.first_epoch_world_model_updates if first else t.world_model_updates
-        n_ac = t.first_epoch_actor_critic_updates if first else t.actor_critic_updates
-        if self.models.wm.interleave_components:
-            turns = [world_model] * n_wm                  # one update of each component per turn
-        else:
-            turns = [[opt] for opt in world_model for _ in range(n_wm)]
-        turns += [[actor_critic]] * n_ac
-        rows: dict[str, list[dict]] = {opt.name: [] for opt in (*self.optimizers, *self.shared_optimizers)}
+        b = self.build
+        turns = epoch_turns(b.world_model_optimizers, b.actor_critic_optimizer,
+                            self.models.wm.interleave_components,
+                            t.first_epoch_world_model_updates if first else t.world_model_updates,
+                            t.first_epoch_actor_critic_updates if first else t.actor_critic_updates)
+        rows: dict[str, list[dict]] = {opt.name: [] for opt in b.all_optimizers}
         for turn in turns:
-            for opt in turn:
-                rows[opt.name].append(self.update(opt, epoch))
-            for shared in self.shared_optimizers:           # one step per turn on the gradients it gathered
-                if stepped := shared.step():
-                    rows[shared.name].append(stepped)
+            for name, stepped in run_turn(turn, b.shared_optimizers, self.batch_for, epoch, b.bf16).items():
+                rows[name].append(stepped)
         row: dict[str, float] = {}
         for name, component_rows in rows.items():
             row.update(mean_metrics(component_rows, name))
         row.update(self.latent_stats())
         return row
 
-    def update(self, opt, epoch: int) -> dict[str, float]:
-        """One update of one component on a fresh replay batch."""
-        batch = self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
-                                   final_rows=opt.component.final_rows)
-        return opt.update(batch.to(self.device), epoch, self.cfg.speed.bf16)
+    def batch_for(self, opt: ComponentOptimizer) -> Batch:
+        """A fresh replay batch for one update of ``opt``'s component."""
+        return self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
+                                  final_rows=opt.component.final_rows).to(self.device)
 
     def sample_segments(self, n: int):
         """Fresh replay segments for imagined trajectories that died (the actor-critic's segment length)."""
@@ -268,7 +203,7 @@ class Trainer:
     # -- checkpointing ---------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.pt"
+        return ckpt.last_checkpoint_path(self.run_dir)
 
     def elapsed(self) -> float:
         now = time.perf_counter()
@@ -280,15 +215,16 @@ class Trainer:
         h, c = self.lstm_state
         return {
             "config": self.cfg.to_dict(),
-            "counters": {"epoch": self.epoch, "env_steps": self.env_steps, "epoch_collected": self.epoch_collected,
+            "counters": {"epoch": self.epoch, "env_steps": self.env_steps,
+                         "epoch_collected": self.epoch_collected,
                          "train_only_epochs": self.train_only_epochs, "nonzero_rewards": self.nonzero_rewards,
                          "wall_time_s": self.elapsed(), "episode_returns": list(self._episode_returns)},
             "models": self.models.state_dict(),
-            "optimizers": {o.name: o.state_dict() for o in (*self.optimizers, *self.shared_optimizers)},
+            "optimizers": {o.name: o.state_dict() for o in self.build.all_optimizers},
             "rng": ckpt.rng_state(self.rng),
             "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
             "replay": self.replay.state_dict(),   # the open episode; finished ones are on disk already
-            "imagination": self.actor_critic_training.state_dict(),
+            "imagination": self.build.actor_critic_training.state_dict(),
         }
 
     @property
@@ -303,7 +239,7 @@ class Trainer:
         ckpt.save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def load(self, path: str | Path | None = None) -> None:
-        from jedi_bench.train.run import stored_config_differences
+        from jedi_bench.config.run import stored_config_differences
 
         path = Path(path or self.checkpoint_path)
         state = ckpt.load_checkpoint(path)   # on CPU: load_state_dict moves tensors to the models' device
@@ -317,12 +253,12 @@ class Trainer:
         self._episode_returns = [float(r) for r in c["episode_returns"]]
         self._clock = time.perf_counter()
         self.models.load_state_dict(state["models"])
-        load_optimizer_states([*self.optimizers, *self.shared_optimizers], state["optimizers"])
+        load_optimizer_states(self.build.all_optimizers, state["optimizers"])
         self.replay = ReplayBuffer.load(self.replay_dir, state["replay"], self.cfg.train.replay_chunk_probs)
         self.runner.load_state_dict(state["env"])
         self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))
         if "imagination" in state:             # a checkpoint without it restarts imagination afresh
-            self.actor_critic_training.load_state_dict(state["imagination"])
+            self.build.actor_critic_training.load_state_dict(state["imagination"])
         ckpt.set_rng_state(state["rng"], self.rng)
 
     def close(self) -> None:

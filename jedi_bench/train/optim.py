@@ -7,12 +7,13 @@ from collections import defaultdict
 
 import torch
 
+from jedi_bench.config.run import TrainConfig
 from jedi_bench.data.batch import Batch
-from jedi_bench.train.config import TrainConfig
 from jedi_bench.worldmodels.base import Component, ParamGroup
 
 
-def adamw_with_warmup(groups: list[dict], cfg: TrainConfig) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def adamw_with_warmup(groups: list[dict],
+                      cfg: TrainConfig) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over torch param groups and DIAMOND's warm-up: lr * step / warmup_steps at update ``step``
     (0 at the first one) until it reaches lr, through a ``LambdaLR`` so that it is checkpointed."""
     # fused AdamW on CUDA (one kernel for all parameters); the default foreach implementation elsewhere
@@ -22,6 +23,11 @@ def adamw_with_warmup(groups: list[dict], cfg: TrainConfig) -> tuple[torch.optim
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, step / warmup) if warmup > 0 else 1.0)
     return optimizer, scheduler
+
+
+def implementation(optimizer: torch.optim.Optimizer) -> str:
+    """"fused" (one kernel for all parameters) or "foreach" (the multi-tensor loop), as profiles report it."""
+    return "fused" if optimizer.defaults.get("fused") else "foreach"
 
 
 def trainable_groups(groups: list[ParamGroup], lr: float, zero_weight_decay: bool = False) -> list[dict]:
@@ -60,7 +66,8 @@ class ComponentOptimizer(_Optimizer):
     turn left there, for :class:`SharedGroupOptimizer` to step.
     """
 
-    def __init__(self, component: Component, cfg: TrainConfig, batch_size: int, zero_weight_decay: bool = False):
+    def __init__(self, component: Component, cfg: TrainConfig, batch_size: int,
+                 zero_weight_decay: bool = False):
         self.component = component
         self.batch_size = batch_size
         own = [g for g in component.param_groups if not g.shared]
@@ -68,7 +75,8 @@ class ComponentOptimizer(_Optimizer):
         if not groups:
             raise ValueError(f"component {component.name!r} has no trainable parameters of its own")
         self.params = [p for g in groups for p in g["params"]]
-        self.shared_params = [p for g in component.param_groups if g.shared for p in g.params if p.requires_grad]
+        self.shared_params = [p for g in component.param_groups if g.shared
+                              for p in g.params if p.requires_grad]
         self.optimizer, self.scheduler = adamw_with_warmup(groups, cfg)
 
     @property
@@ -84,7 +92,7 @@ class ComponentOptimizer(_Optimizer):
             raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in component {self.name!r} at epoch "
                                      f"{epoch}; the run stops and its last checkpoint is kept untouched")
         self.optimizer.zero_grad(set_to_none=True)
-        earlier = [p.grad for p in self.shared_params]     # this turn's gradient so far, set aside to clip ours
+        earlier = [p.grad for p in self.shared_params]   # this turn's gradient so far, set aside to clip ours
         for p in self.shared_params:
             p.grad = None
         loss.backward()
@@ -119,6 +127,11 @@ class SharedGroupOptimizer(_Optimizer):
     def name(self) -> str:
         return self.group.shared
 
+    @property
+    def has_gradient(self) -> bool:
+        """Whether the turn so far left a gradient to step on."""
+        return any(p.grad is not None for p in self.params)
+
     def step(self) -> dict[str, float]:
         """Step on the accumulated gradient and clear it; returns its norm and the lr ({} if none)."""
         grads = [p.grad for p in self.params if p.grad is not None]
@@ -136,8 +149,8 @@ def shared_optimizers(components: list[Component], cfg: TrainConfig) -> list[Sha
     groups: dict[str, ParamGroup] = {}
     for g in (g for c in components for g in c.param_groups if g.shared):
         if groups.setdefault(g.shared, g) is not g:
-            raise ValueError(f"two different param groups are both named shared {g.shared!r}: list one object "
-                             f"in every component that trains it")
+            raise ValueError(f"two different param groups are both named shared {g.shared!r}: list one "
+                             f"object in every component that trains it")
     return [SharedGroupOptimizer(g, cfg) for g in groups.values()]
 
 

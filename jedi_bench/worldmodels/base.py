@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from jedi_bench.data.batch import Batch
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
 

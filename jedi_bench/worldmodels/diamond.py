@@ -14,12 +14,12 @@ import torch
 from jedi_bench.data.batch import Batch
 from jedi_bench.diffusion.edm import DenoisingResult, denoise, denoising_loss, masked_mean, preconditioners
 from jedi_bench.diffusion.sampler import StepCallback, sample
-from jedi_bench.nets.reward_end import RewardEndNet, reward_end_component, reward_end_loss
+from jedi_bench.worldmodels.reward_end import RewardEndNet, reward_end_component, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
-from jedi_bench.worldmodels import register
+from jedi_bench.worldmodels.registry import register
 from jedi_bench.worldmodels.base import Component, ParamGroup, RewardEndModel, WorldModel
 from jedi_bench.worldmodels.checks import check_context
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 
 

@@ -25,10 +25,10 @@ import torch
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder, reconstruction_loss
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.nets.reward_end import reward_end_component, reward_end_loss
-from jedi_bench.worldmodels import register
+from jedi_bench.worldmodels.reward_end import reward_end_component, reward_end_loss
+from jedi_bench.worldmodels.registry import register
 from jedi_bench.worldmodels.base import Component, ParamGroup
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
     LatentWorldModel,
     autoregressive_latent_loss,

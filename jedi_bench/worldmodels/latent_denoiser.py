@@ -14,11 +14,11 @@ from torch import nn
 
 from jedi_bench.diffusion.edm import denoise, denoising_loss, masked_mean
 from jedi_bench.diffusion.sampler import sample
-from jedi_bench.nets.reward_end import RewardEndNet
+from jedi_bench.worldmodels.reward_end import RewardEndNet
 from jedi_bench.nets.unet import Denoiser
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
 from jedi_bench.worldmodels.checks import check_context
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 

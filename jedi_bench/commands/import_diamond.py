@@ -17,9 +17,14 @@ import numpy as np
 import torch
 
 from jedi_bench import runinfo
+from jedi_bench.config.run import dump_yaml, resolve
 from jedi_bench.io import atomic_write_json, atomic_write_text
-from jedi_bench.train.checkpoint import LOAD_ERRORS, describe_load_error, save_checkpoint
-from jedi_bench.train.config import dump_yaml, resolve
+from jedi_bench.train.checkpoint import (
+    LOAD_ERRORS,
+    describe_load_error,
+    last_checkpoint_path,
+    save_checkpoint,
+)
 from jedi_bench.worldmodels.diamond_checkpoint import check_fits, split_diamond_state_dict
 
 #: the environment steps behind DIAMOND's released agents (the Atari100k budget)
@@ -49,25 +54,25 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
                    device: str | None = None, env_steps: int = RELEASED_ENV_STEPS) -> int:
     """Write the run folder ``out`` from DIAMOND's agent ``checkpoint`` for ``game``; with ``episodes`` > 0,
     evaluate it under the suite's protocol and write ``scores.json`` (what ``aggregate`` reads)."""
-    from jedi_bench.train.evaluate import EVAL_SEED_OFFSET, evaluate_agent
-    from jedi_bench.train.loop import Models
-    from jedi_bench.train.run import resolve_device
+    from jedi_bench.train.build import build_models
+    from jedi_bench.train.device import resolve_device
+    from jedi_bench.train.run_folder import EVAL_SEED_OFFSET, evaluate_agent, load_run
 
     if episodes < 0:
         raise ValueError(f"--episodes must be >= 0, got {episodes}")
     run_dir = Path(out)
-    if (run_dir / "checkpoints" / "last.pt").exists() or (run_dir / "config.yaml").exists():
+    if last_checkpoint_path(run_dir).exists() or (run_dir / "config.yaml").exists():
         raise ValueError(f"{run_dir} already holds a run; choose another --out or delete it first")
     cfg = resolve("diamond", game, seed, "atari100k")
     source = Path(checkpoint)
     parts = read_diamond_agent(source)
     dev = resolve_device(device)
-    models = Models.build(cfg, torch.device("cpu"))
+    models = build_models(cfg, torch.device("cpu"))
     stored_actions = parts["actor_critic"]["actor_linear.weight"].shape[0] if "actor_linear.weight" in \
         parts["actor_critic"] else None
     if stored_actions != models.num_actions:
-        raise ValueError(f"{source} is an agent with {stored_actions} actions but {game} has {models.num_actions}: "
-                         f"import it with the game it was trained on")
+        raise ValueError(f"{source} is an agent with {stored_actions} actions but {game} has "
+                         f"{models.num_actions}: import it with the game it was trained on")
     modules = {"denoiser": models.wm.denoiser, "reward_end": models.wm.reward_end_model,
                "actor_critic": models.actor_critic}
     for name, module in modules.items():
@@ -77,7 +82,7 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    save_checkpoint(run_dir / "checkpoints" / "last.pt", {
+    save_checkpoint(last_checkpoint_path(run_dir), {
         "config": cfg.to_dict(),
         "counters": {"epoch": 0, "env_steps": env_steps, "imported": True},
         "models": models.state_dict(),
@@ -89,8 +94,7 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
     atomic_write_json(run_dir / "run_info.json", info)
     print(f"imported {source} as a diamond {game} run in {run_dir}")
     if episodes:
-        models.wm.to(dev).eval()
-        models.actor_critic.to(dev).eval()
+        _, models, _ = load_run(run_dir, dev)        # the imported folder read back, as `evaluate` reads it
         returns = evaluate_agent(cfg, models.agent(dev, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET)
         scores = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
                   "env_steps": env_steps, "returns": returns, "mean": float(np.mean(returns)),

@@ -7,7 +7,7 @@ longer fits is skipped and says so:
 1. ``gpu_tests.txt``: the CUDA-only tests (``pytest -m gpu tests/test_gpu.py``);
 2. ``<method>.json`` and ``<method>-bf16-cl-graphs.json``: ``jedi-bench profile`` of every method at
    the paper's sizes, plain and with the speed options, a fresh process each (the efficiency table's input);
-3. ``training.json``: a ``dev``-preset run of ``jedi`` and ``diamond`` (bf16 + channels_last) for a
+3. ``training.json``: a ``dev``-preset run of ``jedi`` and ``diamond`` (the second profile's switches) for a
    fixed number of updates per epoch, timed from its own per-epoch metrics, first epoch excluded;
 4. ``concurrency.json``: 2 and 4 ``jedi`` runs on the GPU at once against stage 3's run alone;
 5. ``summary.json`` and ``README.md``: all of it, with the projected hours of one full ``atari100k``
@@ -57,7 +57,8 @@ class Plan:
 
 
 GPU_PLAN = Plan("atari100k", 32, 5, ("--bf16", "--channels-last", "--cuda-graphs"), "dev",
-                ("speed.bf16=true", "speed.channels_last=true"), 500, 3, 100, 4.0, (10, 200), (2, 4))
+                ("speed.bf16=true", "speed.channels_last=true", "speed.cuda_graphs=true"), 500, 3, 100, 4.0,
+                (10, 200), (2, 4))
 DRY_PLAN = Plan("smoke", 4, 1, ("--channels-last",), "smoke", (), 200, 2, 100, 1.0, (2, 2), (2,))
 
 
@@ -236,7 +237,7 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     """(device for the subprocesses, its name, their environment); refuses what the check cannot measure."""
     import torch
 
-    from jedi_bench.compute.gpu_slots import gpu_names
+    from jedi_bench.train.device import gpu_names
     from jedi_bench.runinfo import device_info
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

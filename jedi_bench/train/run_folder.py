@@ -1,9 +1,6 @@
-"""``jedi-bench evaluate``: test episodes with a run's last checkpoint, under the protocol's test setting.
-
-Test setting (DESIGN.md section 3): life loss is not terminal (the env's test mode), epsilon 0, actions
-sampled from the policy, full games (up to the env's 108k-frame cap, or ``eval_max_agent_steps`` agent
-steps when the run's config sets it).
-"""
+"""A finished or unfinished run folder read back: its config and its last checkpoint's agent, and the
+protocol's test episodes with that agent (docs/protocol.md: life loss not terminal, epsilon 0, sampled
+actions, full games or ``train.eval_max_agent_steps`` agent steps)."""
 
 from __future__ import annotations
 
@@ -13,30 +10,34 @@ import numpy as np
 import torch
 import yaml
 
+from jedi_bench.config.run import RunConfig, from_dict
 from jedi_bench.io import atomic_write_json
-from jedi_bench.train.checkpoint import CheckpointUnreadableError, load_checkpoint, previous_path
+from jedi_bench.train.build import Models, build_models, env_factory, runnable_speed
+from jedi_bench.train.checkpoint import (
+    CheckpointUnreadableError,
+    last_checkpoint_path,
+    load_checkpoint,
+    previous_path,
+)
 from jedi_bench.train.collect import play_episodes
-from jedi_bench.train.config import RunConfig, from_dict
 
 #: evaluation draws its episode seeds from a generator of its own, apart from the training run's
 EVAL_SEED_OFFSET = 1_000_003
 
 
-def load_run(run: str | Path, device: torch.device):
+def load_run(run: str | Path, device: torch.device) -> tuple[RunConfig, Models, dict]:
     """(config, models with the last checkpoint's weights, checkpoint) of a run folder.
 
     A missing folder, config or checkpoint raises FileNotFoundError naming it; a damaged checkpoint a
     ValueError that says what to do (an earlier agent is never used silently in its place).
     """
-    from jedi_bench.train.loop import Models
-
     run_dir = Path(run)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder not found: {run_dir}")
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder: {config_path} not found")
-    checkpoint_path = run_dir / "checkpoints" / "last.pt"
+    checkpoint_path = last_checkpoint_path(run_dir)
     if not checkpoint_path.is_file():
         raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found; train the run "
                                 f"first (`jedi-bench train --out {run_dir} ...`)")
@@ -45,7 +46,7 @@ def load_run(run: str | Path, device: torch.device):
         state = load_checkpoint(checkpoint_path)
     except CheckpointUnreadableError as e:
         raise ValueError(f"{e}. {_damaged_checkpoint_advice(checkpoint_path)}") from None
-    models = Models.build(cfg, device)
+    models = build_models(cfg, device, speed=runnable_speed(cfg.speed, device))
     models.load_state_dict(state["models"])
     models.wm.eval()
     models.actor_critic.eval()
@@ -64,32 +65,23 @@ def _damaged_checkpoint_advice(checkpoint_path: Path) -> str:
 
 def evaluate_agent(cfg: RunConfig, agent, episodes: int, seed: int) -> list[float]:
     """``episodes`` test-mode episodes (epsilon 0, sampled actions) of the run's game."""
-    from jedi_bench.train.loop import env_factory
-
     torch.manual_seed(seed)
     return play_episodes(env_factory(cfg, test_mode=True), agent, episodes, np.random.default_rng(seed),
                          epsilon=0.0, max_steps=cfg.train.eval_max_agent_steps)
 
 
-def evaluate_run(run: str, episodes: int, device: str | None = None) -> int:
-    """Evaluate a run's last checkpoint; write ``RUN/evaluation_<episodes>.json`` and print mean/std."""
-    from jedi_bench.train.run import resolve_device
-
+def evaluate_run(run: str | Path, episodes: int, device: torch.device) -> tuple[dict, Path]:
+    """Test episodes of a run's last checkpoint, with seeds apart from the training run's; the result is
+    written to ``RUN/evaluation_<episodes>.json``. Returns it and that path."""
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    dev = resolve_device(device)
-    cfg, models, state = load_run(run, dev)
-    returns = evaluate_agent(cfg, models.agent(dev, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET)
+    cfg, models, state = load_run(run, device)
+    returns = evaluate_agent(cfg, models.agent(device, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET)
     result = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
               "epoch": int(state["counters"]["epoch"]), "env_steps": int(state["counters"]["env_steps"]),
               "returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
               "episodes": len(returns), "epsilon": 0.0, "test_mode": True,
-              "eval_max_agent_steps": cfg.train.eval_max_agent_steps, "device": str(dev)}
+              "eval_max_agent_steps": cfg.train.eval_max_agent_steps, "device": str(device)}
     path = Path(run) / f"evaluation_{episodes}.json"
     atomic_write_json(path, result)
-    cap = cfg.train.eval_max_agent_steps
-    capped = f", each capped at {cap} agent steps (the run's train.eval_max_agent_steps)" if cap else ""
-    print(f"{cfg.method} {cfg.game} seed {cfg.seed} (epoch {result['epoch']}, {result['env_steps']} env steps): "
-          f"mean return {result['mean']:.3f} +- {result['std']:.3f} over {episodes} episodes{capped} "
-          f"-> {path}")
-    return 0
+    return result, path

@@ -1,18 +1,20 @@
-"""Speed switches, applied the same way wherever models are trained or profiled.
+"""Speed switches: each switch of :class:`~jedi_bench.config.run.SpeedConfig` is one function here.
 
-Each switch of :class:`~jedi_bench.train.config.SpeedConfig` is one function here, so the training
-loop and ``jedi-bench profile`` cannot drift apart: what the profile measures is what a run does.
+They reach the networks in one place, :func:`jedi_bench.train.build.build_models` (through
+:func:`apply_speed`), which the trainer and ``jedi-bench profile`` both build with, so the two cannot
+drift apart: what the profile measures is what a run does (docs/compute.md).
 
-- ``bf16``: bf16 autocast around forward passes (no grad scaler needed: bf16 keeps fp32's range).
-- ``channels_last``: module weights and image inputs in NHWC layout, which cuDNN/oneDNN convolutions
-  prefer, most of all under bf16.
+- ``bf16``: bf16 autocast around forward passes (no grad scaler needed: bf16 keeps fp32's range); the
+  updates (:meth:`jedi_bench.train.optim.ComponentOptimizer.update`) and the acting agent honour it.
+- ``channels_last``: module weights in NHWC layout, which cuDNN/oneDNN convolutions prefer, most of all
+  under bf16 (torch runs a convolution in channels_last when its weight is, whatever its input).
 - ``compile``: ``torch.compile`` of every network, in place (state-dict keys stay unchanged, so
   checkpoints do not depend on the switch).
 - ``cuda_graphs``: the world model's sampling step (the inner loop of imagination: a few denoiser
   calls per imagined frame) is captured once per input shape and replayed, removing the Python and
   kernel-launch overhead that dominates small-batch diffusion sampling.
-- fused AdamW is not a switch: it is used wherever the device has the fused kernel (it computes the
-  same update as the for-loop implementation) and recorded by :func:`optimizer_impl`.
+- fused AdamW is not a switch: it is used on CUDA (:func:`jedi_bench.train.optim.adamw_with_warmup`),
+  the multi-tensor ``foreach`` implementation elsewhere.
 """
 
 from __future__ import annotations
@@ -23,18 +25,15 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from jedi_bench.config.run import SpeedConfig
 from jedi_bench.runinfo import cpu_has_native_bf16
-from jedi_bench.train.config import SpeedConfig
-from jedi_bench.worldmodels.base import ParamGroup
-
-#: devices with a fused AdamW kernel in the pinned torch (2.13): cuda and cpu among them
-_FUSED_ADAMW_DEVICES = ("cuda", "cpu", "xpu", "mps")
+from jedi_bench.worldmodels.validation import check_speed_on
 
 
 def check_speed(speed: SpeedConfig, device: torch.device) -> None:
-    """Reject switch combinations the device cannot honour, before any model is built."""
-    if speed.cuda_graphs and device.type != "cuda":
-        raise ValueError(f"cuda_graphs needs a CUDA device, got device {str(device)!r}")
+    """Reject switch combinations the device cannot honour, before any model is built (the rules are
+    :func:`jedi_bench.config.speed.check_speed`, fed torch.compile's availability on ``device``)."""
+    check_speed_on(speed, device)
 
 
 def slow_bf16_warning(speed: SpeedConfig, device: torch.device,
@@ -69,33 +68,6 @@ def prepare_modules(modules: Iterable[nn.Module], speed: SpeedConfig) -> None:
             module.to(memory_format=torch.channels_last)
         if speed.compile:
             module.compile()
-
-
-def to_channels_last(x: torch.Tensor) -> torch.Tensor:
-    """Image tensors [..., C, H, W] in NHWC memory order; other tensors unchanged.
-
-    A [B, T, C, H, W] sequence is laid out so that ``x.flatten(0, 1)`` (how models fold time into
-    the batch) is a channels_last view without a copy.
-    """
-    if x.dim() == 4:
-        return x.contiguous(memory_format=torch.channels_last)
-    if x.dim() == 5:
-        return x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-    return x
-
-
-def optimizer_impl(device: torch.device) -> str:
-    """"fused" where the device has a fused AdamW kernel, else "foreach" (the multi-tensor version)."""
-    return "fused" if device.type in _FUSED_ADAMW_DEVICES else "foreach"
-
-
-def make_adamw(param_groups: list[ParamGroup], lr: float, eps: float, device: torch.device) -> torch.optim.AdamW:
-    """One AdamW over a component's parameter groups (each with its lr scale and weight decay)."""
-    groups = [group for g in param_groups for group in g.optimizer_groups(lr)]
-    if not groups:
-        raise ValueError("a component has no parameters to optimise")
-    impl = optimizer_impl(device)
-    return torch.optim.AdamW(groups, lr=lr, eps=eps, fused=impl == "fused", foreach=impl == "foreach" or None)
 
 
 class GraphedSampler:
@@ -139,9 +111,9 @@ class GraphedSampler:
             with torch.cuda.graph(graph), torch.no_grad(), amp:
                 static_out = self.sample_next(static_ctx, static_act)
         except RuntimeError as e:
-            raise RuntimeError("sample_next cannot be captured in a CUDA graph: it must not synchronise with the "
-                               "host (no .item(), .tolist() or data-dependent Python branches on device tensors); "
-                               f"run without --cuda-graphs. Cause: {e}") from e
+            raise RuntimeError("sample_next cannot be captured in a CUDA graph: it must not synchronise with "
+                               "the host (no .item(), .tolist() or data-dependent Python branches on device "
+                               f"tensors); run without --cuda-graphs. Cause: {e}") from e
         return graph, static_ctx, static_act, static_out
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import torch
+
+from jedi_bench.config.games import check_game
+from jedi_bench.config.run import RunConfig, SpeedConfig, resolve
 from jedi_bench.envs import make_env
-from jedi_bench.envs.games import check_game
-from jedi_bench.nets.actor_critic import ActorCritic
-from jedi_bench.train.config import RunConfig, resolve
-from jedi_bench.worldmodels import make_world_model
+from jedi_bench.train.build import build_models
 
 
 def game_num_actions(game: str) -> int:
@@ -20,8 +21,8 @@ def game_num_actions(game: str) -> int:
 
 def parameter_table(cfg: RunConfig, num_actions: int) -> list[tuple[str, int]]:
     """Rows (component, parameter count): each world-model child, the actor-critic, then the totals."""
-    wm = make_world_model(cfg.method, cfg.world_model, num_actions)
-    ac = ActorCritic(tuple(wm.agent_input_shape), num_actions, cfg.agent)
+    models = build_models(cfg, torch.device("cpu"), num_actions, speed=SpeedConfig())   # counts need no switch
+    wm, ac = models.wm, models.actor_critic
     wm_counts = wm.num_parameters()
     rows = [(f"world model / {name}", count) for name, count in wm_counts.items()]
     wm_total = sum(p.numel() for p in wm.parameters())

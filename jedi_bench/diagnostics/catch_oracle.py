@@ -6,7 +6,7 @@ it separates the two ways a run can fail to learn: when the agent does not learn
 the actor-critic or its settings; when it learns here but not in a learned model, the world model is
 at fault. The learning check trains it next to the real methods as an upper bound.
 
-It registers itself on import, like any plugin: ``JEDI_BENCH_PLUGINS=jedi_bench.envs.catch_oracle``
+It registers itself on import, like any plugin: ``JEDI_BENCH_PLUGINS=jedi_bench.diagnostics.catch_oracle``
 makes ``--method catch-oracle`` available to ``jedi-bench train`` (Catch only).
 """
 
@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB, STAY
-from jedi_bench.worldmodels import register
+from jedi_bench.worldmodels.registry import register
 from jedi_bench.worldmodels.base import Component, RewardEndModel, WorldModel
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
 
 #: logit given to the certain class: the sampled reward and termination are exact

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-# The JEDI paper's ablation table, as far as the design reference (DESIGN.md section 5) lists it: its
-# rows are named there, not numbered, and "deterministic switching" is named only by the project's issue.
-# Its "separately trained autoencoder" row is the ``ae-latent`` method. docs/jedi.md has the details.
+# The JEDI paper's ablation table as far as the project knows it (docs/jedi.md, "Ablations"): its rows
+# are named, not numbered, and "deterministic switching" is named only by the project's issue 18. Its
+# "separately trained autoencoder" row is the ``ae-latent`` method.
 JediAblation = Literal[
     "none",                     # the full method (random switching, p = switch_prob)
     "mse",                      # row "deterministic MSE predictor instead of diffusion"
     "no_denoise_grad",          # row "no denoising gradient into the encoder"
     "decoder",                  # row "added decoder/reconstruction gradient"
     "ema",                      # row "EMA target encoder instead of stop-gradient"
-    "deterministic_switch",     # row "deterministic switching" (issue 18; not in DESIGN.md): the
+    "deterministic_switch",     # row "deterministic switching" (issue 18): the
                                 # prediction on every second denoiser update, the encoder's latent between
     "no_switch_prediction",     # row "no switching", reading 1: always the model's prediction (DIAMOND's)
     "no_switch_encoder",        # row "no switching", reading 2: always the encoder's latent (teacher forcing)
@@ -46,19 +46,20 @@ class DiffusionConfig:
     s_noise: float = 1.0
 
     def validate(self) -> None:
-        _positive(self, "sigma_data", "train_log_std", "train_sigma_min", "sigma_min", "sigma_max", "rho")
-        _require(self.num_steps >= 1, f"diffusion.num_steps must be >= 1, got {self.num_steps}")
-        _require(self.order in (1, 2), f"diffusion.order must be 1 (Euler) or 2 (Heun), got {self.order}")
-        _require(self.sigma_min < self.sigma_max, "diffusion.sigma_min must be < sigma_max")
-        _require(self.train_sigma_min < self.train_sigma_max, "diffusion.train_sigma_min must be < train_sigma_max")
-        _require(self.s_churn >= 0, "diffusion.s_churn must be >= 0")
+        positive(self, "sigma_data", "train_log_std", "train_sigma_min", "sigma_min", "sigma_max", "rho")
+        require(self.num_steps >= 1, f"diffusion.num_steps must be >= 1, got {self.num_steps}")
+        require(self.order in (1, 2), f"diffusion.order must be 1 (Euler) or 2 (Heun), got {self.order}")
+        require(self.sigma_min < self.sigma_max, "diffusion.sigma_min must be < sigma_max")
+        require(self.train_sigma_min < self.train_sigma_max,
+                 "diffusion.train_sigma_min must be < train_sigma_max")
+        require(self.s_churn >= 0, "diffusion.s_churn must be >= 0")
 
 
 @dataclass
 class WorldModelConfig:
     """Sizes default to the papers' (DIAMOND Atari denoiser, JEDI latent denoiser); presets scale them."""
 
-    context: int = 4                                   # past observations and actions conditioning a prediction
+    context: int = 4                                   # past observations and actions conditioning one step
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     cond_channels: int = 256                           # noise + action embedding driving adaptive GroupNorm
     # pixel denoiser (diamond)
@@ -86,38 +87,45 @@ class WorldModelConfig:
     switch_prob: float = 0.5                           # random switching's probability of the prediction
     ema_decay: float = 0.995
     ablation: str = "none"
-    probe_decoder: bool = True                         # detached probe decoder, only to render imagined latents
+    probe_decoder: bool = True                         # detached probe decoder, only to render latents
     # ae-latent
     ae_decoder_channels: list[int] = field(default_factory=lambda: [16, 32, 32, 32])
     ae_perceptual: bool = False
+    # the method's own section: an instance of the dataclass it registered with @register(name, config=...),
+    # None for methods without one (a plain dict only until the registry types it; see config/variants.py)
+    variant: Any = field(default=None, metadata={"variant_section": True})
 
     def validate(self) -> None:
         self.diffusion.validate()
-        _require(self.context >= 1, f"world_model.context must be >= 1, got {self.context}")
-        _require(len(self.pixel_channels) == len(self.pixel_depths) == len(self.pixel_attention),
+        if callable(getattr(self.variant, "validate", None)):
+            self.variant.validate()
+        require(self.context >= 1, f"world_model.context must be >= 1, got {self.context}")
+        require(len(self.pixel_channels) == len(self.pixel_depths) == len(self.pixel_attention),
                  "world_model.pixel_channels, pixel_depths and pixel_attention must have the same length")
-        _require(len(self.encoder_channels) == 4, "world_model.encoder_channels must have 4 stages (64 -> 8)")
-        _require(self.encoder_channels[-1] == self.latent_channels,
+        require(len(self.encoder_channels) == 4, "world_model.encoder_channels must have 4 stages (64 -> 8)")
+        require(self.encoder_channels[-1] == self.latent_channels,
                  "world_model.encoder_channels[-1] must equal latent_channels")
-        _require(self.rew_end_seq_len > self.context, "world_model.rew_end_seq_len must be > context")
-        _require(self.extra_ar_targets >= 0, "world_model.extra_ar_targets must be >= 0")
-        _positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
+        require(self.rew_end_seq_len > self.context, "world_model.rew_end_seq_len must be > context")
+        require(self.extra_ar_targets >= 0, "world_model.extra_ar_targets must be >= 0")
+        positive(self, "cond_channels", "latent_channels", "latent_clamp", "latent_denoiser_channels",
                   "latent_denoiser_depth", "rew_end_depth", "rew_end_cond_channels", "rew_end_lstm",
                   "encoder_lr_scale", "rew_end_lr_scale")
-        _require(self.cond_channels % self.context == 0,
-                 f"world_model.cond_channels ({self.cond_channels}) must be divisible by context ({self.context})")
-        _require(0.0 <= self.switch_prob <= 1.0, f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")
-        _require(0.0 < self.ema_decay < 1.0, "world_model.ema_decay must be in (0, 1)")
-        _require(self.ablation in JEDI_ABLATIONS,
+        require(self.cond_channels % self.context == 0,
+                 f"world_model.cond_channels ({self.cond_channels}) must be divisible by context "
+                 f"({self.context})")
+        require(0.0 <= self.switch_prob <= 1.0,
+                 f"world_model.switch_prob must be in [0, 1], got {self.switch_prob}")
+        require(0.0 < self.ema_decay < 1.0, "world_model.ema_decay must be in (0, 1)")
+        require(self.ablation in JEDI_ABLATIONS,
                  f"world_model.ablation must be one of {', '.join(JEDI_ABLATIONS)}, got {self.ablation!r}")
 
 
-def _require(cond: bool, message: str) -> None:
+def require(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
 
 
-def _positive(cfg, *names: str) -> None:
+def positive(cfg, *names: str) -> None:
     for name in names:
         value = getattr(cfg, name)
-        _require(value > 0, f"{type(cfg).__name__}.{name} must be > 0, got {value}")
+        require(value > 0, f"{type(cfg).__name__}.{name} must be > 0, got {value}")

@@ -6,10 +6,10 @@ uniformly random policy plays as many. A method passes when the lower end of its
 interval lies above the upper end of the random policy's. Results go to ``OUT/learning_check.csv``,
 ``.json`` and ``.md``; a check of some methods updates their rows there and keeps the others'.
 
-The method ``catch-oracle`` (:mod:`jedi_bench.envs.catch_oracle`, registered by importing this module)
+The method ``catch-oracle`` (:mod:`jedi_bench.diagnostics.catch_oracle`, registered by importing this module)
 trains the same agent inside Catch's exact rules: its row is what the agent reaches with a perfect
 world model, so a learned model's shortfall can be told apart from the agent's own. Each trained model's
-fidelity to Catch (:mod:`jedi_bench.envs.catch_fidelity`) is reported next to its score: the imagined return
+fidelity to Catch (:mod:`jedi_bench.diagnostics.catch_fidelity`) is reported next to its score: the imagined return
 of chasing the ball against random play, how often its next frame moves the paddle as the action says,
 whether its reward model tells a real catch from a real miss, and what the agent's input keeps; and
 whether the final policy acts on where the ball is, which tells an agent that did not learn from a good
@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from jedi_bench.envs import catch_oracle  # noqa: F401  (registers the "catch-oracle" method)
+from jedi_bench.diagnostics import catch_oracle  # noqa: F401  (registers the "catch-oracle" method)
 from jedi_bench.io import atomic_write_json, atomic_write_text
 
 GAME = "Catch"
@@ -62,9 +63,9 @@ def ci95(returns: list[float]) -> tuple[float, float]:
 
 
 def random_returns(episodes: int, seed: int, overrides: list[str] | None = None) -> list[float]:
+    from jedi_bench.config.run import resolve
+    from jedi_bench.train.build import env_factory, num_actions_of
     from jedi_bench.train.collect import play_episodes
-    from jedi_bench.train.config import resolve
-    from jedi_bench.train.loop import env_factory, num_actions_of
 
     cfg = resolve("jedi", GAME, seed, PRESET, overrides)
     return play_episodes(env_factory(cfg, test_mode=True), RandomAgent(num_actions_of(cfg)), episodes,
@@ -74,36 +75,47 @@ def random_returns(episodes: int, seed: int, overrides: list[str] | None = None)
 def check_method(method: str, seed: int, episodes: int, runs_dir: Path, overrides: list[str] | None = None) -> dict:
     """Train (or resume, or reuse) the method's run, evaluate its final agent and measure its world model's
     fidelity; returns its row without the random columns."""
-    from jedi_bench.train.evaluate import evaluate_run
-    from jedi_bench.train.run import train
+    from jedi_bench.config.run import resolve
+    from jedi_bench.train.device import resolve_device
+    from jedi_bench.train.optim import NonFiniteLossError
+    from jedi_bench.train.run import train_run
+    from jedi_bench.train.run_folder import evaluate_run
+    from jedi_bench.train.speed import slow_bf16_warning
 
     start = time.perf_counter()
     run_dir = runs_dir / method
-    code = train(method, GAME, seed, PRESET, str(run_dir), device=None, overrides=list(overrides or []))
-    if code != 0:
-        raise RuntimeError(f"training {method} on {GAME} failed (exit code {code}); see {run_dir}")
+    cfg = resolve(method, GAME, seed, PRESET, list(overrides or []))
+    dev = resolve_device(None)
+    if warning := slow_bf16_warning(cfg.speed, dev):
+        _warn(warning)
+    try:
+        outcome = train_run(cfg, run_dir, dev, notify=print, warn=_warn)
+    except NonFiniteLossError as e:
+        raise RuntimeError(f"training {method} on {GAME} stopped: {e}; see {run_dir}") from e
     # measured afresh each time (seconds): files left by a command run on an unfinished run may be stale
-    evaluate_run(str(run_dir), episodes, device=None)
-    result = json.loads((run_dir / f"evaluation_{episodes}.json").read_text())
+    result, _ = evaluate_run(run_dir, episodes, dev)
     run_fidelity(str(run_dir), FIDELITY_EPISODES, seed)
     fidelity = json.loads((run_dir / "catch_fidelity.json").read_text())
-    scores = json.loads((run_dir / "scores.json").read_text())
     trained_on = json.loads((run_dir / "run_info.json").read_text())["device"].get("device_name")
     low, high = ci95(result["returns"])
     return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
             "ci95_high": high, "episodes": result["episodes"],
             "device": f"{result['device']} ({trained_on})" if trained_on else result["device"],  # names the CPU/GPU
-            "train_wall_time_s": scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
+            "train_wall_time_s": outcome.scores["wall_time_s"], "check_wall_time_s": time.perf_counter() - start,
             "overrides": " ".join(overrides or []),
             **{key: fidelity[key] for key in FIDELITY_COLUMNS}}
+
+
+def _warn(message: str) -> None:
+    print(f"jedi-bench learning-check: warning: {message}", file=sys.stderr)
 
 
 def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, device: str | None = None) -> int:
     """``jedi-bench catch-fidelity``: the Catch fidelity of a Catch run's world model and whether its
     policy follows the ball (last checkpoint), written to ``RUN/catch_fidelity.json`` and printed."""
-    from jedi_bench.envs.catch_fidelity import catch_fidelity, policy_toward_ball
-    from jedi_bench.train.evaluate import load_run
-    from jedi_bench.train.run import resolve_device
+    from jedi_bench.diagnostics.catch_fidelity import catch_fidelity, policy_toward_ball
+    from jedi_bench.train.device import resolve_device
+    from jedi_bench.train.run_folder import load_run
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
@@ -127,9 +139,8 @@ def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: 
     ``overrides`` (``--set KEY=VALUE``) change the ``catch`` preset of every run checked now, e.g.
     ``speed.bf16=false`` on a CPU that only emulates bf16; each row records the overrides it ran with.
     """
-    from jedi_bench.train.config import resolve
-    from jedi_bench.train.run import check_same_config
-    from jedi_bench.worldmodels import check_method as known_method
+    from jedi_bench.config.run import check_same_config
+    from jedi_bench.worldmodels import resolve_run_config
 
     overrides = list(overrides or [])
     for item in overrides:
@@ -139,9 +150,8 @@ def learning_check(methods: list[str], seed: int = 0, episodes: int = 100, out: 
     if episodes < 2:
         raise ValueError(f"--episodes must be >= 2 (a confidence interval needs two), got {episodes}")
     out_dir = Path(out)
-    for method in methods:
-        known_method(method)
-    configs = {m: resolve(m, GAME, seed, PRESET, overrides) for m in methods}    # bad keys or values fail here
+    # the one validation path: unknown methods, bad keys or values fail here, before any training
+    configs = {m: resolve_run_config(m, GAME, seed, PRESET, overrides) for m in methods}
     earlier = earlier_rows(out_dir, seed, episodes)
     for method, cfg in configs.items():                                       # and runs made otherwise here
         if (out_dir / "runs" / method / "config.yaml").exists():

@@ -16,7 +16,7 @@ from torch import nn
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.blocks import Downsample, ResBlocks, conv3x3, init_lstm
 from jedi_bench.worldmodels.base import Component, LossFn, ParamGroup, RewardEndModel
-from jedi_bench.worldmodels.config import WorldModelConfig
+from jedi_bench.config.world_model import WorldModelConfig
 
 FINAL_SIZE = 8
 

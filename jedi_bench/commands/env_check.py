@@ -11,34 +11,38 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from jedi_bench.config.games import check_game
+from jedi_bench.config.run import EnvConfig
 from jedi_bench.envs import make_env
-from jedi_bench.envs.games import check_game
 from jedi_bench.runinfo import library_versions
-from jedi_bench.train.config import EnvConfig
+from jedi_bench.train.collect import EnvRunner
 
 
 def run_random_policy(game: str, steps: int, seed: int, test_mode: bool = False,
                       stochastic_frameskip: bool = False, progress: bool = True) -> dict:
-    """Run ``steps`` agent steps of random play; return finished-episode returns and the step rate."""
-    env = make_env(game, seed, test_mode=test_mode, cfg=EnvConfig(stochastic_frameskip=stochastic_frameskip))
+    """Run ``steps`` agent steps of random play; return finished-episode returns and the step rate.
+
+    The env steps through :class:`~jedi_bench.train.collect.EnvRunner`, as in training; its games go on
+    from the env's own seed and the actions are drawn from its action space (seeded with it).
+    """
+    cfg = EnvConfig(stochastic_frameskip=stochastic_frameskip)
+    runner = EnvRunner(lambda: make_env(game, seed, test_mode=test_mode, cfg=cfg), rng=None)
     returns: list[float] = []
     lengths: list[int] = []
-    ep_return, ep_length = 0.0, 0
-    env.reset()
-    start = time.perf_counter()
-    for _ in tqdm(range(steps), desc=f"{game} random policy", unit="step", disable=not progress, leave=False):
-        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-        ep_return += float(reward)
-        ep_length += 1
-        if terminated or truncated:
-            returns.append(ep_return)
-            lengths.append(ep_length)
-            ep_return, ep_length = 0.0, 0
-            env.reset()
-    elapsed = time.perf_counter() - start
-    env.close()
-    return {"returns": returns, "lengths": lengths, "unfinished_return": ep_return,
-            "steps_per_second": steps / max(elapsed, 1e-9), "num_actions": int(env.action_space.n)}
+    try:
+        runner.start_new_game()
+        start = time.perf_counter()
+        for _ in tqdm(range(steps), desc=f"{game} random policy", unit="step", disable=not progress,
+                      leave=False):
+            _, result = runner.step(runner.env.action_space.sample())
+            if result.episode_return is not None:
+                returns.append(result.episode_return)
+                lengths.append(result.episode_length)
+        elapsed = time.perf_counter() - start
+    finally:
+        runner.close()
+    return {"returns": returns, "lengths": lengths, "unfinished_return": runner.episode_return,
+            "steps_per_second": steps / max(elapsed, 1e-9), "num_actions": int(runner.env.action_space.n)}
 
 
 def env_check(game: str, steps: int, seed: int, test_mode: bool, stochastic_frameskip: bool) -> int:

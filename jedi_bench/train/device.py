@@ -1,4 +1,5 @@
-"""GPU slots: which GPU a job that asks for plain ``cuda`` uses, so that parallel jobs spread over all GPUs.
+"""The torch device of a command (:func:`resolve_device`), and GPU slots: which GPU a job that asks for
+plain ``cuda`` uses, so that parallel jobs spread over all GPUs.
 
 Snakemake 9 counts a ``gpu`` resource but does not say which GPU a job gets (its issue #281, open), so
 ``snakemake --resources gpu=4`` on a 4-GPU workstation would start four jobs on the first GPU. Each of
@@ -23,6 +24,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 LOCKS_ENV = "JEDI_BENCH_GPU_LOCKS"
 RUNS_PER_GPU_ENV = "JEDI_BENCH_RUNS_PER_GPU"
@@ -127,3 +130,26 @@ def claim_cuda_index(device_count: int) -> int:
     if _HELD is None or _HELD.handle.closed:
         _HELD = acquire(device_count)
     return _HELD.index
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """The requested torch device (default: cuda when available); a bad or unavailable one is a ValueError.
+
+    Plain ``cuda`` takes a free GPU slot, so parallel jobs spread over all GPUs; ``cuda:N`` is used as given.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"bad --device {device!r} ({e}): use cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine: use "
+                         f"--device cpu, or install a CUDA build of torch (torch {torch.__version__})")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"bad --device {device!r}: use cpu or cuda[:N]")
+    if dev.type == "cuda" and dev.index is None:   # plain cuda: a free GPU slot (jedi_bench/train/device.py)
+        dev = torch.device("cuda", claim_cuda_index(torch.cuda.device_count()))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return dev

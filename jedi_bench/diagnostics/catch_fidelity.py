@@ -2,7 +2,7 @@
 a world-model failure from an agent one.
 
 - **Action response**: from real contexts, the model samples the next frame under each of the three
-  actions; the rendered frame is read with :func:`~jedi_bench.envs.catch_oracle.parse_frames` and the
+  actions; the rendered frame is read with :func:`~jedi_bench.diagnostics.catch_oracle.parse_frames` and the
   paddle must stand where Catch puts it (and the ball one row lower). A model that ignores the action
   scores about 1/3 on the paddle. Needs pixels: ``diamond`` directly, the latent variants through their
   decoder (``ae-latent``) or probe decoder (``jedi``).
@@ -37,75 +37,17 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from jedi_bench.agent.imagine import Imagination, imagine
+from jedi_bench.diagnostics.catch_episodes import chase_in_frame, real_episodes, scripted_starts
+from jedi_bench.diagnostics.catch_oracle import draw_frames, parse_frames
 from jedi_bench.envs.catch import GRID, LEFT, RIGHT, STAY, Catch
-from jedi_bench.envs.catch_oracle import draw_frames, parse_frames
-from jedi_bench.train.collect import Agent, obs_to_tensor
+from jedi_bench.train.collect import Agent, obs_to_tensor, play_episodes
 from jedi_bench.worldmodels.base import WorldModel
 
 
-def chase_action(ball_col: int, paddle_col: int) -> int:
-    return RIGHT if ball_col > paddle_col else LEFT if ball_col < paddle_col else STAY
-
-
-def scripted_starts(episodes: int, context: int, seed: int):
-    """Real Catch starts played with random actions for ``context`` frames, then a chase and a random
-    action sequence to the episode's end, each with its real return.
-
-    Returns obs [N, L, 3, 64, 64], context actions [N, L] (the last slot is filled by the sequence),
-    sequences {"chase": [N, K], "random": [N, K]} and real returns {"chase": [N], "random": [N]}.
-    """
-    if not 1 <= context < GRID - 1:
-        raise ValueError(f"a Catch fidelity check needs 1 <= context < {GRID - 1}, got {context}")
-    rng = np.random.default_rng(seed)
-    obs, acts = [], []
-    seqs: dict[str, list] = {"chase": [], "random": []}
-    real: dict[str, list] = {"chase": [], "random": []}
-    for _ in range(episodes):
-        env_seed = int(rng.integers(2**31 - 1))
-        env = Catch(seed=env_seed)
-        frames = [env.reset()[0]]
-        actions = [int(a) for a in rng.integers(3, size=context - 1)]
-        for a in actions:
-            frames.append(env.step(a)[0])
-        obs.append(np.stack(frames))
-        acts.append([*actions, STAY])
-        for kind in ("chase", "random"):
-            branch = Catch(seed=env_seed)                 # replay the same start, then branch
-            branch.reset()
-            for a in actions:
-                branch.step(a)
-            seq, reward = [], 0.0
-            for _ in range(GRID - context):
-                a = chase_action(branch.ball_col, branch.paddle_col) if kind == "chase" else int(rng.integers(3))
-                seq.append(a)
-                reward = branch.step(a)[1]
-            seqs[kind].append(seq)
-            real[kind].append(reward)
-    return (obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts),
-            {k: torch.tensor(v) for k, v in seqs.items()}, {k: torch.tensor(v) for k, v in real.items()})
-
-
-def real_episodes(episodes: int, seed: int):
-    """Whole real Catch episodes, every other one chased from the start (always a catch), the rest played
-    at random (mostly misses). Returns obs [N, GRID, 3, 64, 64], actions [N, GRID - 1], final rewards [N]."""
-    rng = np.random.default_rng(seed)
-    obs, acts, final = [], [], []
-    for i in range(episodes):
-        env = Catch(seed=int(rng.integers(2**31 - 1)))
-        frames, actions, reward = [env.reset()[0]], [], 0.0
-        for _ in range(GRID - 1):
-            a = chase_action(env.ball_col, env.paddle_col) if i % 2 == 0 else int(rng.integers(3))
-            frame, reward, *_ = env.step(a)
-            frames.append(frame)
-            actions.append(a)
-        obs.append(np.stack(frames))
-        acts.append(actions)
-        final.append(reward)
-    return obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts), torch.tensor(final)
-
-
 @torch.no_grad()
-def reward_on_real(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: torch.Tensor) -> dict[str, float]:
+def reward_on_real(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: torch.Tensor
+                   ) -> dict[str, float]:
     """The reward model on real episodes (inputs x [N, GRID, ...]) from a zero state: expected last-step
     reward of catches and of misses, termination probability at the last step and before it."""
     rew_logits, end_logits, _ = wm.reward_end(x[:, :-1], acts.to(x.device), x[:, 1:])
@@ -119,37 +61,27 @@ def reward_on_real(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: t
 
 
 @torch.no_grad()
-def imagined_returns(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
+def imagined_returns(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, sequence: torch.Tensor
+                     ) -> torch.Tensor:
     """Expected imagined return [N] of the open-loop ``sequence`` [N, K] from context inputs x [N, L, ...]."""
-    rew_state = None
-    for t in range(x.shape[1] - 1):                       # burn the reward model's LSTM in, as imagination does
-        _, _, rew_state = wm.reward_end(x[:, t:t + 1], acts[:, t:t + 1], x[:, t + 1:t + 2], rew_state)
-    window, act_window, x_t = x, acts.clone(), x[:, -1]
     total = torch.zeros(x.shape[0])
     alive = torch.ones(x.shape[0])
-    for k in range(sequence.shape[1]):
-        a = sequence[:, k].to(x.device)
-        act_window[:, -1] = a
-        x_next = wm.sample_next(window, act_window).float()
-        rew_logits, end_logits, rew_state = wm.reward_end(x_t[:, None], a[:, None], x_next[:, None], rew_state)
-        p_rew = rew_logits[:, 0].float().softmax(-1).cpu()
+    for step in imagine(wm, x, acts, sequence.to(x.device).unbind(1)):
+        p_rew = step.rew_logits.float().softmax(-1).cpu()
         total += alive * (p_rew[:, 2] - p_rew[:, 0])       # classes: -1, 0, +1
-        alive = alive * end_logits[:, 0].float().softmax(-1)[:, 0].cpu()
-        window = torch.cat([window[:, 1:], x_next[:, None]], dim=1)
-        act_window = torch.cat([act_window[:, 1:], torch.zeros_like(a)[:, None]], dim=1)
-        x_t = x_next
+        alive = alive * step.end_logits.float().softmax(-1)[:, 0].cpu()
     return total
 
 
 @torch.no_grad()
-def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: torch.Tensor) -> dict[str, float]:
+def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: torch.Tensor
+                    ) -> dict[str, float]:
     """Fraction of sampled next frames whose paddle (per action) and ball stand where Catch puts them."""
     ball_row, ball_col, paddle_col = parse_frames(obs[:, -1])
     scores = {}
     for name, a in (("left", LEFT), ("stay", STAY), ("right", RIGHT)):
-        act_window = acts.clone()
-        act_window[:, -1] = a
-        frames = wm.render(wm.sample_next(x, act_window.to(x.device)).float())
+        step = Imagination.start(wm, x, acts).step(torch.full_like(acts[:, -1], a))
+        frames = wm.render(step.x_next)
         row, col, paddle = parse_frames(obs_to_tensor(frames.cpu().numpy(), torch.device("cpu")))
         expected = (paddle_col + a - STAY).clamp(0, GRID - 1)
         scores[f"paddle_{name}"] = (paddle == expected).float().mean().item()
@@ -194,8 +126,10 @@ def latent_probes(wm: WorldModel, device: torch.device) -> dict[str, float]:
 
 
 @torch.no_grad()
-def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False) -> dict[str, float]:
-    """The checks on ``episodes`` real starts and on every screen; a flat dict of floats (NaN: not measurable)."""
+def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False
+                   ) -> dict[str, float]:
+    """The checks on ``episodes`` real starts and on every screen; a flat dict of floats (NaN: not
+    measurable)."""
     device = next(iter(wm.parameters()), torch.zeros(())).device
     obs, acts, sequences, real = scripted_starts(episodes, wm.cfg.context, seed)
     was_training = wm.training
@@ -209,7 +143,8 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
                 result: dict[str, float] = {}
                 for kind in ("chase", "random"):
                     result[f"real_return_{kind}"] = real[kind].float().mean().item()
-                    result[f"imagined_return_{kind}"] = imagined_returns(wm, x, acts.to(device), sequences[kind]).mean().item()
+                    imagined = imagined_returns(wm, x, acts.to(device), sequences[kind])
+                    result[f"imagined_return_{kind}"] = imagined.mean().item()
                 real_obs, real_acts, final = real_episodes(episodes, seed)
                 result.update(reward_on_real(wm, wm.encode(real_obs.to(device)).float(), real_acts, final))
                 if wm.renders_frames:
@@ -222,23 +157,33 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
     return result
 
 
+class TowardBall:
+    """The agent's policy, its actions sampled, noting for each frame where the ball is not above the paddle
+    the probability it gives the move towards the ball minus the move away from it."""
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.toward: list[float] = []
+
+    def initial_state(self):
+        return self.agent.initial_state()
+
+    def act(self, obs: np.ndarray, state, epsilon: float, rng: np.random.Generator):
+        logits, state = self.agent.logits(obs, state)
+        probs = logits.softmax(-1)[0].cpu()
+        chase = chase_in_frame(obs)
+        if chase != STAY:
+            self.toward.append(probs[chase].item() - probs[LEFT + RIGHT - chase].item())
+        return int(torch.multinomial(probs, 1)), state
+
+
 @torch.no_grad()
 def policy_toward_ball(agent: Agent, episodes: int = 128, seed: int = 0) -> float:
     """Mean probability the agent's policy gives the move towards the ball minus the move away from it,
     over the steps of ``episodes`` real episodes (actions sampled from the policy) where the ball is not
     above the paddle."""
-    rng = np.random.default_rng(seed)
-    toward = []
+    policy = TowardBall(agent)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for _ in range(episodes):
-            env = Catch(seed=int(rng.integers(2**31 - 1)))
-            obs, state = env.reset()[0], agent.initial_state()
-            for _ in range(GRID - 1):
-                logits, state = agent.logits(obs, state)
-                probs = logits.softmax(-1)[0].cpu()
-                chase = chase_action(env.ball_col, env.paddle_col)
-                if chase != STAY:
-                    toward.append(probs[chase].item() - probs[LEFT + RIGHT - chase].item())
-                obs = env.step(int(torch.multinomial(probs, 1)))[0]
-    return float(np.mean(toward))
+        play_episodes(lambda: Catch(seed), policy, episodes, np.random.default_rng(seed))
+    return float(np.mean(policy.toward))
