@@ -1,4 +1,4 @@
-"""Compute profile of each method: step times, sampling throughput, peak memory (DESIGN.md section 8).
+"""Compute profile of each method: step times, sampling throughput, peak memory (docs/compute.md).
 
 Timings are only comparable when nothing else runs beside them, so profiling jobs are kept apart:
 - locally a profiling job takes every core given to Snakemake (`--cores`), so no training job and no

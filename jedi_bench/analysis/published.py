@@ -15,7 +15,7 @@ from jedi_bench import reference
 from jedi_bench.analysis.hns import normalize_wide
 from jedi_bench.config.games import ATARI100K_GAMES
 
-# DESIGN.md section 7: a game is Human-Optimal when these methods' average HNS on it is <= 0.75.
+# docs/results.md: a game is Human-Optimal when these methods' average HNS on it is <= 0.75.
 SPLIT_METHODS = ("IRIS", "TWM", "DreamerV3-2023", "STORM")
 SPLIT_THRESHOLD = 0.75
 

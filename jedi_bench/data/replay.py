@@ -34,7 +34,7 @@ EPISODES_DIR = "episodes"
 OPEN_EPISODE_FILE = "open_episode.npz"
 _EPISODE_NAME = re.compile(r"^(\d{6,})\.npz$")
 _MIN_CAPACITY = 1024
-DEFAULT_CHUNK_PROBS = (0.1, 0.1, 0.1, 0.7)  # oldest to newest quarter of the episodes (DESIGN.md section 4)
+DEFAULT_CHUNK_PROBS = (0.1, 0.1, 0.1, 0.7)  # oldest to newest quarter of the episodes (docs/protocol.md)
 
 
 class ReplayBuffer:

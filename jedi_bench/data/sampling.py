@@ -1,4 +1,4 @@
-"""Which segments of which episodes a training batch sees (DESIGN.md section 4, as DIAMOND does it).
+"""Which segments of which episodes a training batch sees (docs/protocol.md, as DIAMOND does it).
 
 Two draws per segment, both vectorised over the batch:
 

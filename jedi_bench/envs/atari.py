@@ -1,4 +1,4 @@
-"""The Atari100k protocol environment (DESIGN.md section 3), frame for frame DIAMOND's Atari preprocessing.
+"""The Atari100k protocol environment (docs/protocol.md), frame for frame DIAMOND's Atari preprocessing.
 
 The emulator is DIAMOND's: ``{Game}NoFrameskip-v4`` (one emulator frame per ``step``, sticky actions off,
 minimal action set, 108,000-frame cap reported by ALE as truncation). ``AtariPreprocessing`` below does
