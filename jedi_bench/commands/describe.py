@@ -21,13 +21,15 @@ def game_num_actions(game: str) -> int:
 
 def parameter_table(cfg: RunConfig, num_actions: int) -> list[tuple[str, int]]:
     """Rows (component, parameter count): each world-model child, the actor-critic, then the totals."""
-    models = build_models(cfg, torch.device("cpu"), num_actions, speed=SpeedConfig())   # counts need no switch
+    # the networks a run builds; counting their parameters needs no speed switch
+    models = build_models(cfg, torch.device("cpu"), num_actions, speed=SpeedConfig())
     wm, ac = models.wm, models.actor_critic
     wm_counts = wm.num_parameters()
     rows = [(f"world model / {name}", count) for name, count in wm_counts.items()]
     wm_total = sum(p.numel() for p in wm.parameters())
     ac_total = sum(p.numel() for p in ac.parameters())
-    rows += [("world model total", wm_total), ("actor-critic", ac_total), ("whole agent", wm_total + ac_total)]
+    rows += [("world model total", wm_total), ("actor-critic", ac_total),
+             ("whole agent", wm_total + ac_total)]
     return rows
 
 

@@ -237,8 +237,8 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     """(device for the subprocesses, its name, their environment); refuses what the check cannot measure."""
     import torch
 
-    from jedi_bench.train.device import gpu_names
     from jedi_bench.runinfo import device_info
+    from jedi_bench.train.device import gpu_names
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if device == "cpu":

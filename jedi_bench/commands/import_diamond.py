@@ -41,7 +41,8 @@ def read_diamond_agent(path: Path) -> dict[str, dict[str, torch.Tensor]]:
         raise ValueError(f"{path} cannot be read as a weights-only torch file: "
                          f"{describe_load_error(path, e)}; expected a DIAMOND agent state_dict such as "
                          f"agent_versions/agent_epoch_*.pt") from None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if (not isinstance(state, dict) or not state
+            or not all(isinstance(v, torch.Tensor) for v in state.values())):
         raise ValueError(f"{path} is not a DIAMOND agent: expected a state_dict (a dict of tensors)")
     parts = split_diamond_state_dict(state)
     empty = [name for name, part in parts.items() if not part]
@@ -95,10 +96,12 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
     print(f"imported {source} as a diamond {game} run in {run_dir}")
     if episodes:
         _, models, _ = load_run(run_dir, dev)        # the imported folder read back, as `evaluate` reads it
-        returns = evaluate_agent(cfg, models.agent(dev, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET)
+        returns = evaluate_agent(cfg, models.agent(dev, cfg.speed.bf16), episodes,
+                                 cfg.seed + EVAL_SEED_OFFSET)
         scores = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
                   "env_steps": env_steps, "returns": returns, "mean": float(np.mean(returns)),
-                  "std": float(np.std(returns)), "episodes": len(returns), "device": str(dev), "imported": True}
+                  "std": float(np.std(returns)), "episodes": len(returns), "device": str(dev),
+                  "imported": True}
         atomic_write_json(run_dir / "scores.json", scores)
         print(f"mean return {scores['mean']:.2f} +- {scores['std']:.2f} over {episodes} episodes "
               f"-> {run_dir / 'scores.json'}")

@@ -60,8 +60,9 @@ def _profile_rows(profiles: dict[str, dict]) -> list[str]:
             rows.append(f"| {name} | {p['error']} | | | | | |")
             continue
         got = p.get("flops_achieved", {})
-        rows.append(f"| {name} | {p['timings_ms']['full_update']:,.1f} | {p['sampling']['frames_per_s']:,.1f} | "
-                    f"{p['peak_memory_mb']:,.0f} | {_pct(got.get('full_update', {}).get('peak_fraction'))} | "
+        rows.append(f"| {name} | {p['timings_ms']['full_update']:,.1f} | "
+                    f"{p['sampling']['frames_per_s']:,.1f} | {p['peak_memory_mb']:,.0f} | "
+                    f"{_pct(got.get('full_update', {}).get('peak_fraction'))} | "
                     f"{_pct(got.get('sampling_step', {}).get('peak_fraction'))} | "
                     f"{p['projected_hours_atari100k']:,.1f} |")
     return rows
@@ -89,10 +90,11 @@ def _concurrency_rows(concurrency: dict[str, dict]) -> list[str]:
 def _projection_rows(results: dict) -> list[str]:
     rows = ["| method | hours per run | from |", "|---|---|---|"]
     rows += [f"| {m} | {r['hours']:,.1f} | {r['source']} |" for m, r in results["run_hours"].items()]
-    rows += ["", "| runs per GPU | gain | " + " | ".join(f"benchmark hours, {g} GPU(s)" for g in GPU_COUNTS) + " |",
-             "|---|---|" + "---|" * len(GPU_COUNTS)]
+    hours = " | ".join(f"benchmark hours, {g} GPU(s)" for g in GPU_COUNTS)
+    rows += ["", f"| runs per GPU | gain | {hours} |", "|---|---|" + "---|" * len(GPU_COUNTS)]
     rows += [f"| {b['runs_per_gpu']} | {b['throughput_gain']:.2f}x | "
-             + " | ".join(f"{b['hours'][str(g)]:,.1f}" for g in GPU_COUNTS) + " |" for b in results["benchmark"]]
+             + " | ".join(f"{b['hours'][str(g)]:,.1f}" for g in GPU_COUNTS) + " |"
+             for b in results["benchmark"]]
     return rows
 
 

@@ -64,7 +64,7 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     if warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32"):
         warn(warning)
     peak_dtype = torch.bfloat16 if speed.bf16 else torch.float32
-    peak_first = matmul_peak(dev, peak_dtype)     # before the models, so its buffers are not in the peak memory
+    peak_first = matmul_peak(dev, peak_dtype)   # before the models, so its buffers are not in the peak memory
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.cuda.empty_cache()
@@ -129,7 +129,8 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
         "parameters": parameters,
         "timings_ms": timings,
         "timings_ms_minmax": minmax,
-        "sampling": {"frames_per_s": batch_size * 1000.0 / sampling.median_ms, "ms_per_step": sampling.median_ms,
+        "sampling": {"frames_per_s": batch_size * 1000.0 / sampling.median_ms,
+                     "ms_per_step": sampling.median_ms,
                      "ms_per_step_minmax": [sampling.min_ms, sampling.max_ms],
                      "sampler_steps": cfg.world_model.diffusion.num_steps,
                      "sampler_order": cfg.world_model.diffusion.order},
@@ -141,7 +142,8 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
                         "full_update": sum(t.cpu_median_ms for t in steps.values()),
                         "sampling_step": sampling.cpu_median_ms, "policy_step": policy.cpu_median_ms},
         "flops": flops,
-        "flops_achieved": achieved(flops, {**timings, "sampling_step": sampling.median_ms}, peak["flops_per_s"]),
+        "flops_achieved": achieved(flops, {**timings, "sampling_step": sampling.median_ms},
+                                   peak["flops_per_s"]),
         "matmul_peak": peak,
         "projected_hours_atari100k": projected_hours(step_ms, policy.median_ms, full_schedule),
         "schedule_atari100k": dataclasses.asdict(update_counts(full_schedule)),
@@ -173,8 +175,8 @@ def code_version() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jedi_bench"],
-                               cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jedi_bench"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -197,8 +199,8 @@ def _validated(method: str, device: str, preset_name: str, batch_size: int, repe
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"bad --device {device!r}: expected cpu or cuda[:N]")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} requested but CUDA is not available (torch {torch.__version__}); "
-                         f"use --device cpu, or install a CUDA build of torch")
+        raise ValueError(f"--device {device} requested but CUDA is not available (torch "
+                         f"{torch.__version__}); use --device cpu, or install a CUDA build of torch")
     speedlib.check_speed(speed, dev)
     cfg = preset(preset_name)
     cfg.method = method

@@ -70,9 +70,11 @@ def hours_from_rates(full_updates_per_s: float, env_steps_per_s: float, train: T
     per second and collected env steps per second (policy and emulator). The actor-critic's 5,000 fewer
     updates of ``atari100k`` are counted as full ones, so the result is high by at most ~1%."""
     if full_updates_per_s <= 0 or env_steps_per_s <= 0:
-        raise ValueError(f"rates must be > 0, got {full_updates_per_s} updates/s, {env_steps_per_s} env steps/s")
+        raise ValueError(f"rates must be > 0, got {full_updates_per_s} updates/s, "
+                         f"{env_steps_per_s} env steps/s")
     counts = update_counts(train)
-    seconds = max(counts.world_model, counts.actor_critic) / full_updates_per_s + counts.env_steps / env_steps_per_s
+    seconds = (max(counts.world_model, counts.actor_critic) / full_updates_per_s
+               + counts.env_steps / env_steps_per_s)
     return seconds / 3600.0
 
 

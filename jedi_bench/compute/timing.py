@@ -36,7 +36,8 @@ def synchronize(device: torch.device) -> None:
 
 
 def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> Timing:
-    """Run ``fn`` ``warmup`` times untimed (allocator, autotuning, compilation), then ``repeats`` times timed."""
+    """Run ``fn`` ``warmup`` times untimed (allocator, autotuning, compilation), then ``repeats`` times
+    timed."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(warmup):

@@ -117,7 +117,8 @@ class Trainer:
             self.train_only_epochs += 1
         elapsed = time.perf_counter() - start
         row = {"epoch": epoch, "env_steps": self.env_steps,
-               "fps": collected / elapsed if elapsed > 0 else 0.0, "epoch_time_s": elapsed, "train_time_s": train_time, **row}
+               "fps": collected / elapsed if elapsed > 0 else 0.0, "epoch_time_s": elapsed,
+               "train_time_s": train_time, **row}
         if self._episode_returns:
             row["train_episode_return"] = float(np.mean(self._episode_returns))
             row["train_episodes"] = len(self._episode_returns)
