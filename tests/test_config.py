@@ -10,8 +10,15 @@ import pytest
 import yaml
 
 from jedi_bench.config import SpeedConfig, check_speed
-from jedi_bench.config.run import PRESETS, apply_overrides, dump_yaml, from_dict, preset, resolve
-from jedi_bench.config.run import stored_config_differences
+from jedi_bench.config.run import (
+    PRESETS,
+    apply_overrides,
+    dump_yaml,
+    from_dict,
+    preset,
+    resolve,
+    stored_config_differences,
+)
 from jedi_bench.worldmodels import compile_problem, load_run_config, resolve_run_config, validate_run_config
 
 
@@ -21,7 +28,8 @@ def stored(cfg) -> dict:
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_from_dict_rebuilds_every_preset(name):
-    cfg = resolve("ae-latent", "Catch", 3, name, ["world_model.diffusion.order=2", "agent.channels=[4, 4, 8, 8]"])
+    overrides = ["world_model.diffusion.order=2", "agent.channels=[4, 4, 8, 8]"]
+    cfg = resolve("ae-latent", "Catch", 3, name, overrides)
     back = from_dict(stored(cfg))
     assert back == cfg and dump_yaml(back) == dump_yaml(cfg)
     assert math.isinf(back.world_model.diffusion.s_tmax)          # YAML's .inf comes back as a float
@@ -44,7 +52,8 @@ def test_unknown_keys_are_all_named_with_the_keys_their_section_has():
         from_dict(data)
     text = str(err.value)
     assert text.startswith("unknown config keys: ")
-    for key in ("'trian' (the top level has method, game", "'train.batchsize' (section train has total_env_steps",
+    for key in ("'trian' (the top level has method, game",
+                "'train.batchsize' (section train has total_env_steps",
                 "'world_model.diffusion.steps' (section world_model.diffusion has sigma_data"):
         assert key in text, text
     assert "remove or rename them" in text
@@ -90,14 +99,15 @@ def test_cuda_graphs_fail_on_a_known_non_cuda_device():
     resolve("jedi", "Catch", 0, "smoke", cuda_graphs)                   # the device is not known here
     for check in (lambda: resolve("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu"),
                   lambda: resolve_run_config("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu")):
-        with pytest.raises(ValueError, match=r"speed.cuda_graphs needs a CUDA device.*--set speed.cuda_graphs=false"):
+        with pytest.raises(ValueError, match=r"cuda_graphs needs a CUDA device.*speed.cuda_graphs=false"):
             check()
     assert resolve_run_config("jedi", "Catch", 0, "smoke", cuda_graphs, device="cuda:1").speed.cuda_graphs
 
 
 def test_compile_fails_where_torch_compile_cannot_work(monkeypatch):
-    with pytest.raises(ValueError, match=r"speed.compile is on, but torch.compile cannot work on device 'cpu' "
-                                         r"here: no compiler\. Turn it off \(train: --set speed.compile=false"):
+    with pytest.raises(ValueError, match=r"speed.compile is on, but torch.compile cannot work on device "
+                                         r"'cpu' here: no compiler\. Turn it off \(train: --set "
+                                         r"speed.compile=false"):
         check_speed(SpeedConfig(compile=True), "cpu", compile_problem="no compiler")
     check_speed(SpeedConfig(compile=False), "cpu", compile_problem="no compiler")
 
@@ -114,7 +124,7 @@ def test_compile_fails_where_torch_compile_cannot_work(monkeypatch):
 
 
 def test_the_validation_path_checks_methods_and_values():
-    with pytest.raises(ValueError, match="unknown method 'dreamer'; known methods: ae-latent, .*JEDI_BENCH_PLUGINS"):
+    with pytest.raises(ValueError, match="unknown method 'dreamer'; known methods: ae-latent, .*PLUGINS"):
         resolve_run_config("dreamer", "Catch", 0, "smoke")
     with pytest.raises(ValueError, match="unknown game 'Pacman'"):
         resolve_run_config("jedi", "Pacman", 0, "smoke")
@@ -129,3 +139,12 @@ def test_the_validation_path_checks_methods_and_values():
     data["agent"]["gamma"] = 2.0
     with pytest.raises(ValueError, match=r"agent.gamma must be in \(0, 1\]"):
         load_run_config(data)
+
+
+def test_the_train_command_refuses_cuda_graphs_on_the_cpu_before_any_work(tmp_path):
+    from jedi_bench.commands.train import train
+
+    with pytest.raises(ValueError, match="speed.cuda_graphs needs a CUDA device, but the device is 'cpu'"):
+        train("jedi", "Catch", 0, "smoke", str(tmp_path / "run"), "cpu", ["speed.cuda_graphs=true"],
+              progress=False)
+    assert not (tmp_path / "run").exists()

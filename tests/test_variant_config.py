@@ -18,8 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import examples.jedi_wider  # noqa: E402  (registers jedi-wider with its JediWiderConfig)
-from examples.jedi_wider import JediWiderConfig  # noqa: E402
+from examples.jedi_wider import JediWiderConfig  # noqa: E402  (importing it registers jedi-wider)
 from jedi_bench.config import register_variant_config, variant_config  # noqa: E402
 from jedi_bench.config.run import dump_yaml, from_dict, resolve, stored_config_differences  # noqa: E402
 from jedi_bench.worldmodels import (  # noqa: E402
@@ -71,7 +70,8 @@ def test_from_dict_rebuilds_the_section_typed():
 
 
 def test_a_section_stored_before_its_module_was_imported_is_typed_by_the_registry(monkeypatch):
-    """``evaluate`` reads config.yaml before plugins load: the section stays a dict until the model is built."""
+    """``evaluate`` reads config.yaml before plugins load: the section stays a dict until the model is
+    built."""
     data = stored(resolve_run_config("jedi-wider", "Catch", 0, "smoke", ["world_model.variant.width=3"]))
     from jedi_bench.config import variants
 
@@ -86,7 +86,8 @@ def test_a_section_stored_before_its_module_was_imported_is_typed_by_the_registr
 
 @pytest.mark.parametrize("overrides, match", [
     (["world_model.variant.width=0"], "world_model.variant.width must be an integer >= 1"),
-    (["world_model.variant.depth=3"], r"unknown config key 'world_model.variant.depth'; world_model.variant has width"),
+    (["world_model.variant.depth=3"],
+     r"unknown config key 'world_model.variant.depth'; world_model.variant has width"),
     (["world_model.variant.width=wide"], "width expects int, got str"),
     (["world_model.variant={}"], "is a section, set its keys instead"),
 ])
@@ -120,6 +121,19 @@ def test_a_stored_config_without_the_section_equals_its_defaults_or_none():
     assert stored_config_differences(data, changed) == ["world_model.variant.width (stored 2, requested 3)"]
 
 
+def test_a_section_of_another_variant_is_refused():
+    @dataclass
+    class Other:
+        width: int = 2
+
+    cfg = resolve_run_config("jedi-wider", "Catch", 0, "smoke")
+    cfg.world_model.variant = Other()
+    with pytest.raises(ValueError, match="world_model.variant must be a JediWiderConfig, got a Other"):
+        make_world_model(cfg.method, cfg.world_model, 3)
+    with pytest.raises(ValueError, match="variant of method 'jedi-wider' must be a JediWiderConfig"):
+        cfg.validate()
+
+
 def test_a_section_must_be_a_dataclass_with_defaults():
     @dataclass
     class NoDefault:
@@ -139,7 +153,8 @@ def test_example_variant_trains_through_the_cli_with_its_section_set(tmp_path):
         cmd = [sys.executable, "-m", "jedi_bench.cli", "train", "--method", "jedi-wider", "--game", "Catch",
                "--preset", "smoke", "--device", "cpu", "--out", str(out)]
         cmd += [a for o in [*SHORT, *overrides] for a in ("--set", o)]
-        return subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
 
     r = train("world_model.variant.width=3")
     assert r.returncode == 0, r.stderr[-3000:]

@@ -39,6 +39,8 @@ def section_from_dict(section: type | None, data: Any, path: str = "world_model.
     """A variant section from stored data: an instance of ``section`` (its defaults for None or ``{}``);
     without a registered ``section``, None for empty data and the data itself otherwise."""
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        if section is not None and not isinstance(data, section):
+            raise ValueError(f"{path} must be a {section.__name__}, got a {type(data).__name__}")
         return data
     if section is None:
         return None if data in (None, {}) else dict(_mapping(data, path))

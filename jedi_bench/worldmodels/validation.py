@@ -39,7 +39,9 @@ def resolve_run_config(method: str, game: str, seed: int, preset_name: str,
 
 
 def load_run_config(data: Mapping[str, Any], device: Any = None) -> RunConfig:
-    """A stored config (a run folder's ``config.yaml``, loaded) rebuilt and checked."""
+    """A stored config (a run folder's ``config.yaml``, loaded) rebuilt and checked. Pass ``device``
+    only to train the run on it again: a run read back to be evaluated or watched runs without the
+    switches its device cannot (:func:`jedi_bench.train.build.runnable_speed`)."""
     if isinstance(data, Mapping) and isinstance(data.get("method"), str):
         check_method(data["method"])            # loads plugins, so that from_dict types their section
     return validate_run_config(from_dict(data), device)
