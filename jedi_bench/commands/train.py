@@ -6,20 +6,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jedi_bench.config.run import resolve
 from jedi_bench.train.checkpoint import last_checkpoint_path
 from jedi_bench.train.device import resolve_device
 from jedi_bench.train.optim import NonFiniteLossError
 from jedi_bench.train.run import check_run, train_run
 from jedi_bench.train.speed import slow_bf16_warning
-from jedi_bench.worldmodels import check_method
+from jedi_bench.worldmodels.validation import resolve_run_config
 
 
 def train(method: str, game: str, seed: int, preset: str, out: str, device: str | None = None,
           overrides: list[str] | None = None, progress: bool = True) -> int:
     """Train one run in ``out`` (resuming it if unfinished); returns the process exit code."""
-    cfg = resolve(check_method(method), game, seed, preset, overrides)
     dev = resolve_device(device)
+    cfg = resolve_run_config(method, game, seed, preset, overrides, device=dev)
     run_dir = Path(out)
     check_run(cfg, run_dir, dev)
     if (run_dir / "scores.json").exists():

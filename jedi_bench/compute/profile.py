@@ -48,8 +48,8 @@ from jedi_bench.train import speed as speedlib
 from jedi_bench.train.build import AgentBuild, Models, build_agent
 from jedi_bench.train.optim import implementation
 from jedi_bench.train.turns import Measure, epoch_turns, run_turn, unmeasured
-from jedi_bench.worldmodels import check_method
 from jedi_bench.worldmodels.base import WorldModel
+from jedi_bench.worldmodels.validation import validate_run_config
 
 #: Atari's full action set; the minimal sets of the 26 games have at most 18 actions.
 NUM_ACTIONS = 18
@@ -185,7 +185,6 @@ def code_version() -> str:
 def _validated(method: str, device: str, preset_name: str, batch_size: int, repeats: int,
                speed: SpeedConfig) -> tuple[torch.device, RunConfig]:
     """Check every input before anything is built; return the device and the run config to measure."""
-    check_method(method)
     if preset_name not in PRESETS:
         raise ValueError(f"unknown preset {preset_name!r}; presets: {', '.join(PRESETS)}")
     if batch_size < 1:
@@ -201,13 +200,12 @@ def _validated(method: str, device: str, preset_name: str, batch_size: int, repe
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device} requested but CUDA is not available (torch "
                          f"{torch.__version__}); use --device cpu, or install a CUDA build of torch")
-    speedlib.check_speed(speed, dev)
     cfg = preset(preset_name)
     cfg.method = method
     cfg.train.batch_size = batch_size
     cfg.agent.batch_size = batch_size
     cfg.speed = speed
-    return dev, cfg.validate()
+    return dev, validate_run_config(cfg, dev)
 
 
 def synthetic_batch(batch_size: int, seq_len: int, dev: torch.device) -> Batch:

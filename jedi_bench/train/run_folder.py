@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import yaml
 
-from jedi_bench.config.run import RunConfig, from_dict
+from jedi_bench.config.run import RunConfig
 from jedi_bench.io import atomic_write_json
 from jedi_bench.train.build import Models, build_models, env_factory, runnable_speed
 from jedi_bench.train.checkpoint import (
@@ -20,6 +20,7 @@ from jedi_bench.train.checkpoint import (
     previous_path,
 )
 from jedi_bench.train.collect import play_episodes
+from jedi_bench.worldmodels.validation import load_run_config
 
 #: evaluation draws its episode seeds from a generator of its own, apart from the training run's
 EVAL_SEED_OFFSET = 1_000_003
@@ -41,7 +42,7 @@ def load_run(run: str | Path, device: torch.device) -> tuple[RunConfig, Models, 
     if not checkpoint_path.is_file():
         raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found; train the run "
                                 f"first (`jedi-bench train --out {run_dir} ...`)")
-    cfg = from_dict(yaml.safe_load(config_path.read_text())).validate()
+    cfg = load_run_config(yaml.safe_load(config_path.read_text()))
     try:
         state = load_checkpoint(checkpoint_path)
     except CheckpointUnreadableError as e:
