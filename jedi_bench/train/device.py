@@ -17,15 +17,18 @@ several runs on one GPU. An explicit ``cuda:N`` never takes a slot.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+#: the wait for a slot is reported as a warning (on stderr when logging is not configured)
+log = logging.getLogger(__name__)
 
 LOCKS_ENV = "JEDI_BENCH_GPU_LOCKS"
 RUNS_PER_GPU_ENV = "JEDI_BENCH_RUNS_PER_GPU"
@@ -113,9 +116,9 @@ def acquire(device_count: int, per_gpu: int | None = None, directory: Path | Non
             raise TimeoutError(f"all {device_count} x {per_gpu} GPU slots in {directory} stayed held "
                                f"for {timeout_s:.0f} s")
         if not told:
-            print(f"jedi-bench: all {device_count} GPU(s) x {per_gpu} run(s) per GPU are in use (locks in "
-                  f"{directory}); waiting for a free one. Pass an explicit --device cuda:N to skip the "
-                  f"wait, or raise {RUNS_PER_GPU_ENV}.", file=sys.stderr)
+            log.warning(f"jedi-bench: all {device_count} GPU(s) x {per_gpu} run(s) per GPU are in use (locks "
+                        f"in {directory}); waiting for a free one. Pass an explicit --device cuda:N to skip "
+                        f"the wait, or raise {RUNS_PER_GPU_ENV}.")
             told = True
         time.sleep(poll_s)
     return held
