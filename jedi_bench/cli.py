@@ -229,7 +229,7 @@ def _learning_check(a: argparse.Namespace) -> int:
 
 
 def _run_fidelity(a: argparse.Namespace) -> int:
-    from jedi_bench.commands.learning_check import run_fidelity
+    from jedi_bench.commands.catch_fidelity import run_fidelity
 
     return run_fidelity(run=a.run_dir, episodes=a.episodes, seed=a.seed, device=a.device)
 

@@ -10,7 +10,7 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
-from jedi_bench.commands.learning_check import GAME as CHECK_GAME, PRESET as CHECK_PRESET
+from jedi_bench.diagnostics.learning_check import GAME as CHECK_GAME, PRESET as CHECK_PRESET
 from jedi_bench.diagnostics import catch_oracle  # noqa: F401  (registers catch-oracle for the learning check)
 from jedi_bench.config.games import check_game
 from jedi_bench.config.presets import preset
