@@ -17,8 +17,8 @@ from jedi_bench.nets.blocks import (
     num_groups,
 )
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.worldmodels.reward_end import RewardEndNet, reward_end_loss
 from jedi_bench.nets.unet import Denoiser
+from jedi_bench.worldmodels.reward_end import RewardEndNet, reward_end_loss
 
 
 def count(m):
@@ -26,23 +26,36 @@ def count(m):
 
 
 @pytest.mark.parametrize("channels", [1, 8, 16, 32, 48, 64, 100, 160, 256])
-def test_group_norm_groups_divide_channels(channels):
+def test_group_norm_uses_the_most_groups_of_at_least_32_channels(channels):
+    """GroupNorm needs groups that divide the channels; DIAMOND's groups hold 32 channels (one group in tiny
+    nets). Channel counts that 32 does not divide get the most groups that still hold 32 channels or more."""
     g = num_groups(channels)
-    assert channels % g == 0 and g >= 1
-    assert g == max(1, channels // 32) or channels % max(1, channels // 32)
+    assert g >= 1 and channels % g == 0
+    assert channels // g >= 32 or g == 1
+    assert all(channels % more or channels // more < 32 for more in range(g + 1, channels + 1))
+    if channels % 32 == 0:
+        assert g == channels // 32                           # DIAMOND's max(1, channels // 32)
 
 
-def test_blocks_start_as_diamond_does_and_fourier_features_are_bounded():
+def test_residual_block_starts_as_diamonds_adding_only_its_second_convs_bias():
     """DIAMOND's init: a residual block's second conv has zero weights (its bias is not zeroed, so the block
-    adds a per-channel constant), and self-attention starts as the GroupNorm it adds its residual to."""
+    adds a per-channel constant)."""
     torch.manual_seed(0)
     x = torch.randn(2, 16, 8, 8)
     block = ResBlock(16, 16, cond_channels=8)
     out = block(x, torch.randn(2, 8))
     assert torch.allclose(out, x + block.conv2.bias[:, None, None], atol=1e-6)
+
+
+def test_self_attention_starts_as_the_group_norm_it_adds_its_residual_to():
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 8, 8)
     attention = SelfAttention2d(16)
     assert torch.allclose(attention(x), attention.norm(x), atol=1e-6)
     assert not torch.allclose(attention(x), x, atol=1e-2)
+
+
+def test_fourier_features_are_bounded_and_need_an_even_size():
     f = FourierFeatures(32)(torch.linspace(-2, 2, 5))
     assert f.shape == (5, 32) and f.abs().max() <= 1 + 1e-6
     with pytest.raises(ValueError, match="even"):
@@ -65,7 +78,8 @@ def test_lstm_init_opens_the_forget_gate_and_keeps_recurrent_weights_orthogonal(
     lstm = cls(12, 6)
     init_lstm(lstm)
     params = dict(lstm.named_parameters())
-    w_hh, b_ih = params[next(k for k in params if k.startswith("weight_hh"))], params[next(k for k in params if k.startswith("bias_ih"))]
+    w_hh = params[next(k for k in params if k.startswith("weight_hh"))]
+    b_ih = params[next(k for k in params if k.startswith("bias_ih"))]
     assert torch.allclose(w_hh.T @ w_hh, torch.eye(6), atol=1e-5)
     assert (b_ih[6:12] == 1).all() and (b_ih[:6] == 0).all() and (b_ih[12:] == 0).all()
     assert all((p == 0).all() for k, p in params.items() if k.startswith("bias_hh"))
@@ -73,8 +87,9 @@ def test_lstm_init_opens_the_forget_gate_and_keeps_recurrent_weights_orthogonal(
 
 def test_paper_sized_pixel_denoiser_has_diamonds_parameter_count_and_right_shapes():
     net = Denoiser(3, 4, 6, 256, [64, 64, 64, 64], [2, 2, 2, 2], [False] * 4)
-    assert count(net) == 4_406_083      # DIAMOND's Atari denoiser at 6 actions (its 128 Fourier freqs are a buffer)
-    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.randint(0, 6, (2, 4)))
+    assert count(net) == 4_406_083  # DIAMOND's Atari denoiser at 6 actions (its 128 Fourier freqs: a buffer)
+    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64),
+              torch.randint(0, 6, (2, 4)))
     assert out.shape == (2, 3, 64, 64)
     # the output convolution's weights start at zero (DIAMOND leaves its bias at PyTorch's init)
     assert torch.allclose(out, net.conv_out.bias[None, :, None, None].expand_as(out))
@@ -82,11 +97,15 @@ def test_paper_sized_pixel_denoiser_has_diamonds_parameter_count_and_right_shape
 
 def test_latent_denoiser_encoder_decoder_shapes():
     net = Denoiser(16, 4, 5, 32, [32], [1], [False])
-    out = net(torch.randn(3, 16, 8, 8), torch.zeros(3), torch.randn(3, 4, 16, 8, 8), torch.randint(0, 5, (3, 4)))
+    out = net(torch.randn(3, 16, 8, 8), torch.zeros(3), torch.randn(3, 4, 16, 8, 8),
+              torch.randint(0, 5, (3, 4)))
     assert out.shape == (3, 16, 8, 8)
     assert Encoder([32, 32, 32, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
     assert Encoder([8, 8, 8, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
     assert Decoder(16, [16, 8, 8, 8])(torch.randn(2, 16, 8, 8)).shape == (2, 3, 64, 64)
+
+
+def test_encoder_and_latent_denoiser_refuse_sizes_they_cannot_build():
     with pytest.raises(ValueError, match="4 stage"):
         Encoder([8, 8, 16])
     with pytest.raises(ValueError, match="divisible"):
@@ -198,10 +217,12 @@ def test_reward_end_loss_with_skip_padding_runs_each_segment_from_its_first_real
     assert torch.allclose(loss, loss_of(net, x_noisy, batch, skip_padding=True)[0])
     assert not torch.allclose(diamond_loss, loss_of(net, x_noisy, batch)[0])
     # segment 0 alone, without its two padding rows, gives that segment's share of the loss
-    alone = Batch(*(getattr(batch, f)[:1, 2:] for f in ("obs", "act", "rew", "end", "trunc", "mask", "final")))
+    fields = ("obs", "act", "rew", "end", "trunc", "mask", "final")
+    alone = Batch(*(getattr(batch, f)[:1, 2:] for f in fields))
     per_row = loss_of(net, x[:1, 2:], alone, skip_padding=True)[0]
     rew_logits, end_logits, _ = net(x[:1, 2:-1], batch.act[:1, 2:-1], x[:1, 3:])
-    ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1), (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
+    ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1),
+                                               (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
     ce_end = torch.nn.functional.cross_entropy(end_logits.flatten(0, 1), batch.end[:1, 2:-1].long().flatten())
     assert torch.allclose(per_row, ce_rew + ce_end, atol=1e-5)
 
@@ -235,9 +256,11 @@ def test_reward_end_loss_with_skip_padding_cuts_the_columns_that_are_padding_in_
     for i in range(b):
         real = mask[i].nonzero().flatten()
         learn = real[:-1]            # transitions whose next row is in the segment (a final row is last)
-        rew_logits, end_logits, _ = net(x[i:i + 1, real[:-1]], batch.act[i:i + 1, real[:-1]], x[i:i + 1, real[1:]])
+        rew_logits, end_logits, _ = net(x[i:i + 1, real[:-1]], batch.act[i:i + 1, real[:-1]],
+                                        x[i:i + 1, real[1:]])
         n = len(learn)
-        ce = ce + torch.nn.functional.cross_entropy(rew_logits[0, :n], (rew[i, learn].sign() + 1).long(), reduction="sum")
+        ce = ce + torch.nn.functional.cross_entropy(rew_logits[0, :n], (rew[i, learn].sign() + 1).long(),
+                                                    reduction="sum")
         ce = ce + torch.nn.functional.cross_entropy(end_logits[0, :n], end[i, learn].long(), reduction="sum")
         count += n
     assert torch.allclose(loss, ce / count, atol=1e-5)
