@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,11 +95,30 @@ def test_learning_check_refuses_bad_overrides_before_training(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_learning_check_keeps_the_rows_committed_before_it_recorded_overrides():
-    committed = Path(__file__).resolve().parents[1] / "results" / "learning_check" / "cpu"
-    rows = dlc.earlier_rows(committed, seed=0, episodes=100)
-    assert [r["method"] for r in rows][:3] == ["catch-oracle", "ae-latent", "jedi"]
-    assert all(r["overrides"] == "" for r in rows) and "| - |" in dlc.markdown_table(rows)
+def old_format_row(method: str, mean_return: float) -> dict:
+    """A row as checks wrote them before rows recorded their overrides: no ``overrides`` field."""
+    return {"method": method, "mean_return": mean_return, "std_return": 0.5, "ci95_low": mean_return - 0.1,
+            "ci95_high": mean_return + 0.1, "episodes": 100, "random_mean": -0.68,
+            "random_ci95_high": -0.54, "margin": mean_return + 0.68, "beats_random": True,
+            "imagined_return_chase": 0.7, "real_return_chase": 0.7, "imagined_return_random": -0.75,
+            "real_return_random": -0.75, "paddle_accuracy": 1.0, "ball_accuracy": 1.0, "reward_catch": 1.0,
+            "reward_miss": -1.0, "end_final": 1.0, "end_early": 0.0, "probe_ball": 1.0, "probe_paddle": 1.0,
+            "policy_toward": 0.7, "device": "cpu", "train_wall_time_s": 1109.4, "check_wall_time_s": 13.0}
+
+
+def test_learning_check_keeps_the_rows_written_before_it_recorded_overrides(tmp_path):
+    rows = [old_format_row("catch-oracle", 1.0), old_format_row("ae-latent", 0.54),
+            old_format_row("jedi", 1.0)]
+    assert "overrides" not in rows[0] and set(rows[0]) == set(dlc.COLUMNS) - {"overrides"}
+    (tmp_path / "learning_check.json").write_text(json.dumps({
+        "game": "Catch", "preset": "catch", "seed": 0, "random_returns_mean": -0.68, "random_episodes": 100,
+        "methods": rows}, indent=2))
+    pd.DataFrame(rows).to_csv(tmp_path / "learning_check.csv", index=False)
+    kept = dlc.earlier_rows(tmp_path, seed=0, episodes=100)
+    assert [r["method"] for r in kept] == ["catch-oracle", "ae-latent", "jedi"]
+    assert all(list(r) == list(dlc.COLUMNS) for r in kept)                # every column, overrides included
+    assert all(r["overrides"] == "" for r in kept) and "| - |" in dlc.markdown_table(kept)
+    assert [r["mean_return"] for r in kept] == [1.0, 0.54, 1.0]
 
 
 def test_confidence_interval_of_the_mean():
