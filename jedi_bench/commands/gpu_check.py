@@ -87,7 +87,8 @@ def train_overrides(plan: Plan, updates: int) -> list[str]:
 
 
 def updates_per_epoch(plan: Plan, full_update_ms: float | None) -> int:
-    """Enough updates for ``plan.epoch_s`` seconds per epoch at the profiled speed, within the plan's range."""
+    """Enough updates for ``plan.epoch_s`` seconds per epoch at the profiled speed, within the plan's
+    range."""
     lo, hi = plan.updates_range
     if not full_update_ms or full_update_ms <= 0:
         return lo
@@ -105,7 +106,8 @@ def training_rates(metrics: Path, updates: int) -> dict:
     train_s = sum(row["train_time_s"] for row in timed)
     collect_s = sum(row["epoch_time_s"] - row["train_time_s"] for row in timed)
     return {"timed_epochs": len(timed), "full_updates": updates * len(timed), "train_s": train_s,
-            "collect_s": collect_s, "env_steps": collected, "full_updates_per_s": updates * len(timed) / train_s,
+            "collect_s": collect_s, "env_steps": collected,
+            "full_updates_per_s": updates * len(timed) / train_s,
             "env_steps_per_s": collected / collect_s if collect_s > 0 else float("nan")}
 
 
@@ -125,7 +127,8 @@ class Check:
     def fits(self, what: str, needs_s: float) -> bool:
         if self.left() >= needs_s:
             return True
-        self.skipped.append(f"{what}: skipped, {self.left():.0f} s of the budget left (needs about {needs_s:.0f} s)")
+        self.skipped.append(f"{what}: skipped, {self.left():.0f} s of the budget left "
+                            f"(needs about {needs_s:.0f} s)")
         print(f"gpu-check: {self.skipped[-1]}", file=sys.stderr)
         return False
 
@@ -176,7 +179,8 @@ def stage_profiles(check: Check) -> dict[str, dict]:
                 continue
             path = check.folder / f"{name}.json"
             rc = check.run(f"profile-{name}", check.jedi_bench(
-                "profile", "--method", method, "--device", check.device, "--preset", check.plan.profile_preset,
+                "profile", "--method", method, "--device", check.device,
+                "--preset", check.plan.profile_preset,
                 "--batch-size", str(check.plan.profile_batch), "--repeats", str(check.plan.profile_repeats),
                 *flags, "--out", str(path)))
             out[name] = json.loads(path.read_text()) if rc == 0 and path.exists() else {"error": f"exit {rc}"}
@@ -202,7 +206,8 @@ def stage_training(check: Check, profiles: dict[str, dict], fixed_updates: int |
         if not check.fits(f"training {method}", 40 + (check.plan.epochs + 1) * check.plan.epoch_s):
             continue
         fast = profiles.get(f"{method}-{options_name(check.plan.speed_flags)}", {})
-        updates = fixed_updates or updates_per_epoch(check.plan, fast.get("timings_ms", {}).get("full_update"))
+        updates = fixed_updates or updates_per_epoch(check.plan,
+                                                     fast.get("timings_ms", {}).get("full_update"))
         run_dir = check.scratch / f"train-{method}"
         rc = check.run(f"train-{method}", _train_args(check, method, 0, run_dir, updates))
         out[method] = {"preset": check.plan.train_preset, "overrides": train_overrides(check.plan, updates),
@@ -248,8 +253,8 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     if not device.startswith("cuda"):
         raise ValueError(f"bad --device {device!r}: use cuda, cuda:N, or cpu with --dry")
     if not torch.cuda.is_available():
-        raise ValueError(f"no GPU: torch {torch.__version__} sees no CUDA device, so there is nothing to measure. "
-                         "Run it on a machine with an NVIDIA GPU and a CUDA build of torch "
+        raise ValueError(f"no GPU: torch {torch.__version__} sees no CUDA device, so there is nothing to "
+                         "measure. Run it on a machine with an NVIDIA GPU and a CUDA build of torch "
                          "(or `jedi-bench gpu-check --dry --device cpu` to try the command itself)")
     index = torch.device(device).index or 0
     if index >= torch.cuda.device_count():
@@ -259,8 +264,8 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     return "cuda:0", torch.cuda.get_device_name(index), env
 
 
-def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_min: float = 8.0, dry: bool = False,
-              updates: int | None = None) -> int:
+def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_min: float = 8.0,
+              dry: bool = False, updates: int | None = None) -> int:
     """Entry point of ``jedi-bench gpu-check``; 0 when every stage ran and the GPU tests passed, else 1."""
     if budget_min <= 0:
         raise ValueError(f"--budget-min must be > 0, got {budget_min}")
@@ -287,6 +292,6 @@ def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_mi
     write_summary(folder, results, METHODS)
     ok = results["tests"].get("status") == "passed" and not check.skipped and not any(
         "error" in r for part in ("profiles", "training", "concurrency") for r in results[part].values())
-    print(f"gpu-check: {'done' if ok else 'done, with failures or skipped stages'} in {results['wall_s']:.0f} s: "
-          f"{folder / 'README.md'}", file=sys.stderr)
+    print(f"gpu-check: {'done' if ok else 'done, with failures or skipped stages'} "
+          f"in {results['wall_s']:.0f} s: {folder / 'README.md'}", file=sys.stderr)
     return 0 if ok else 1
