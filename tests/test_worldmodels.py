@@ -6,10 +6,10 @@ import copy
 import pytest
 import torch
 
-from jedi_bench.data.batch import Batch
 from jedi_bench.config.run import preset
-from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.config.world_model import JEDI_ABLATIONS, WorldModelConfig
+from jedi_bench.data.batch import Batch
+from jedi_bench.worldmodels import available_methods, make_world_model
 from jedi_bench.worldmodels.latent_denoiser import autoregressive_latent_loss, latent_statistics, soft_clamp
 from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 
@@ -58,7 +58,7 @@ def trained_output(wm):
     return wm
 
 
-def test_registry_and_bad_input():
+def test_the_built_in_methods_are_registered_and_unknown_names_refused():
     assert set(METHODS) <= set(available_methods())
     with pytest.raises(ValueError, match="unknown method"):
         make_world_model("dreamer", tiny(), 4)
@@ -66,21 +66,41 @@ def test_registry_and_bad_input():
         make_world_model("jedi", tiny(ablation="nope"), 4)
 
 
-def test_components_segment_lengths_clips_and_lr_scales():
-    cfg = tiny()
-    d = {c.name: c for c in make_world_model("diamond", cfg, 4).components()}
+# Sizes other than the presets', so that a component that ignores the config shows.
+OWN_SIZES = dict(context=2, extra_ar_targets=2, rew_end_seq_len=11, encoder_lr_scale=0.2)
+# DIAMOND's max_grad_norm: 1 for the denoiser, 100 for the reward/termination model (and the actor-critic)
+DENOISER_CLIP, OTHER_CLIP = 1.0, 100.0
+
+
+def components_of(method: str, **changes):
+    cfg = tiny(**OWN_SIZES, **changes)
+    wm = make_world_model(method, cfg, 4)
+    return cfg, wm, {c.name: c for c in wm.components()}
+
+
+def test_diamond_components_take_their_segment_lengths_from_the_config():
+    cfg, _, d = components_of("diamond")
     assert list(d) == ["denoiser", "reward_end"]
-    assert d["denoiser"].segment_length == cfg.context + 1 + cfg.extra_ar_targets and d["denoiser"].grad_clip == 1.0
-    assert d["reward_end"].segment_length == 19 and d["reward_end"].grad_clip == 100.0
-    jedi = make_world_model("jedi", cfg, 4)
-    j = {c.name: c for c in jedi.components()}
+    assert d["denoiser"].segment_length == cfg.context + 1 + cfg.extra_ar_targets == 5
+    assert d["reward_end"].segment_length == cfg.rew_end_seq_len == 11
+    assert d["denoiser"].grad_clip == DENOISER_CLIP and d["reward_end"].grad_clip == OTHER_CLIP
+
+
+def test_jedi_trains_its_encoder_at_the_configured_lr_scale_and_never_from_the_probe():
+    cfg, jedi, j = components_of("jedi")
     assert list(j) == ["denoiser", "reward_end", "probe_decoder"]
+    assert j["denoiser"].segment_length == 5 and j["reward_end"].segment_length == 11
     for name in ("denoiser", "reward_end"):
-        assert [g.lr_scale for g in j[name].groups_of(jedi.encoder)] == [0.3]
+        assert [g.lr_scale for g in j[name].groups_of(jedi.encoder)] == [cfg.encoder_lr_scale]
     enc = {id(p) for p in jedi.encoder.parameters()}
     assert not enc & {id(p) for g in j["probe_decoder"].param_groups for p in g.params}
-    a = [c.name for c in make_world_model("ae-latent", cfg, 4).components()]
-    assert a == ["autoencoder", "denoiser", "reward_end"]
+
+
+def test_ae_latent_trains_its_autoencoder_as_a_component_of_its_own():
+    _, _, a = components_of("ae-latent")
+    assert list(a) == ["autoencoder", "denoiser", "reward_end"]
+    assert a["autoencoder"].segment_length == 1
+    assert a["denoiser"].segment_length == 5 and a["reward_end"].segment_length == 11
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -167,27 +187,31 @@ def test_jedi_ema_target_encoder_moves_towards_the_encoder():
         for p in wm.encoder.parameters():
             p.add_(1.0)
     component(wm, "denoiser").loss(moving_square_batch(2, 6))
-    for p_new, p_old, p_enc in zip(wm.target_encoder.parameters(), before.parameters(), wm.encoder.parameters()):
+    triples = zip(wm.target_encoder.parameters(), before.parameters(), wm.encoder.parameters())
+    for p_new, p_old, p_enc in triples:
         assert torch.allclose(p_new, 0.9 * p_old + 0.1 * p_enc, atol=1e-6)
     assert "target_encoder" not in wm.num_parameters()
 
 
-def test_soft_clamp_bounds_and_latents_stay_inside():
+def test_soft_clamp_is_bounded_monotonic_and_the_identity_near_zero():
     z = torch.linspace(-100, 100, 1001)
     c = soft_clamp(z, 3.0)
     assert c.abs().max() <= 3.0 and torch.all(c[1:] >= c[:-1])
     assert soft_clamp(torch.tensor([-6.0, 6.0]), 3.0).abs().max() < 3.0
     assert torch.equal(soft_clamp(z, None), z)
     assert torch.allclose(soft_clamp(torch.tensor([0.01]), 3.0), torch.tensor([0.01]), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["jedi", "ae-latent"])
+def test_latents_and_their_predictions_stay_inside_the_clamp(method):
     torch.manual_seed(0)
-    for method in ("jedi", "ae-latent"):
-        wm = make_world_model(method, tiny(), 4)
-        for p in wm.parameters():
-            torch.nn.init.normal_(p, std=3.0)
-        z = wm.encode(moving_square_batch(2, 4).obs)
-        assert z.abs().max() <= 3.0 and z.abs().max() > 2.0
-        x = wm.sample_next(z, torch.zeros(2, 4, dtype=torch.long))
-        assert x.abs().max() <= 3.0
+    wm = make_world_model(method, tiny(), 4)
+    for p in wm.parameters():
+        torch.nn.init.normal_(p, std=3.0)
+    z = wm.encode(moving_square_batch(2, 4).obs)
+    assert z.abs().max() <= 3.0 and z.abs().max() > 2.0
+    x = wm.sample_next(z, torch.zeros(2, 4, dtype=torch.long))
+    assert x.abs().max() <= 3.0
 
 
 def test_eight_bit_quantisation_of_generated_frames():
@@ -207,22 +231,22 @@ def test_eight_bit_quantisation_of_generated_frames():
     assert frame.abs().max() <= 1 and torch.allclose(levels, levels.round(), atol=1e-3)
 
 
+@pytest.mark.parametrize("num_actions", range(3, 19))
 @pytest.mark.parametrize("method", METHODS)
-def test_shapes_for_every_action_space_size(method):
+def test_shapes_for_every_action_space_size(method, num_actions):
     torch.manual_seed(0)
-    for num_actions in range(3, 19):
-        wm = make_world_model(method, tiny(), num_actions)
-        shape = wm.agent_input_shape
-        obs = torch.rand(2, 4, 3, 64, 64) * 2 - 1
-        ctx = wm.encode(obs)
-        assert ctx.shape == (2, 4, *shape)
-        act = torch.full((2, 4), num_actions - 1)
-        x = wm.sample_next(ctx, act)
-        assert x.shape == (2, *shape)
-        rew, end, _ = wm.reward_end(ctx[:, -1:], act[:, -1:], x[:, None])
-        assert rew.shape == (2, 1, 3) and end.shape == (2, 1, 2)
-        assert wm.render(x).shape == (2, 64, 64, 3) and wm.render(x).dtype == torch.uint8
+    wm = make_world_model(method, tiny(), num_actions)
+    shape = wm.agent_input_shape
     assert shape == ((3, 64, 64) if method == "diamond" else (16, 8, 8))
+    obs = torch.rand(2, 4, 3, 64, 64) * 2 - 1
+    ctx = wm.encode(obs)
+    assert ctx.shape == (2, 4, *shape)
+    act = torch.full((2, 4), num_actions - 1)
+    x = wm.sample_next(ctx, act)
+    assert x.shape == (2, *shape)
+    rew, end, _ = wm.reward_end(ctx[:, -1:], act[:, -1:], x[:, None])
+    assert rew.shape == (2, 1, 3) and end.shape == (2, 1, 2)
+    assert wm.render(x).shape == (2, 64, 64, 3) and wm.render(x).dtype == torch.uint8
 
 
 @pytest.mark.parametrize("ablation, rule", [
@@ -257,7 +281,8 @@ def test_deterministic_switching_carries_on_after_a_resume():
 
 def test_the_two_readings_of_no_switching_differ_only_in_the_second_target():
     torch.manual_seed(0)
-    models = {a: make_world_model("jedi", tiny(ablation=a), 4) for a in ("no_switch_prediction", "no_switch_encoder")}
+    models = {a: make_world_model("jedi", tiny(ablation=a), 4)
+              for a in ("no_switch_prediction", "no_switch_encoder")}
     trained_output(models["no_switch_prediction"])
     models["no_switch_encoder"].load_state_dict(models["no_switch_prediction"].state_dict())
     batch = moving_square_batch(2, component(models["no_switch_encoder"], "denoiser").segment_length)
@@ -275,7 +300,8 @@ def test_every_jedi_ablation_runs_a_loss_and_a_sample(ablation):
     wm = make_world_model("jedi", tiny(ablation=ablation), 4)
     loss, metrics = component(wm, "denoiser").loss(moving_square_batch(2, 6))
     loss.backward()
-    assert torch.isfinite(loss) and {"latent_std_mean", "latent_std_min", "latent_pairwise_dist"} <= set(metrics)
+    assert torch.isfinite(loss)
+    assert {"latent_std_mean", "latent_std_min", "latent_pairwise_dist"} <= set(metrics)
     if ablation == "decoder":
         assert "reconstruction" in metrics and all(p.grad is not None for p in wm.decoder.parameters())
     z = wm.encode(moving_square_batch(2, 4).obs)
@@ -291,7 +317,8 @@ def test_losses_run_in_bf16_autocast_with_channels_last(method):
     wm = make_world_model(method, tiny(), 4).to(memory_format=torch.channels_last)
     for c in wm.components():
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = c.loss(moving_square_batch(2, min(c.segment_length, 6) if c.name != "reward_end" else 19))
+            steps = min(c.segment_length, 6) if c.name != "reward_end" else 19
+            loss, _ = c.loss(moving_square_batch(2, steps))
         assert loss.dtype == torch.float32 and torch.isfinite(loss)
         loss.backward()
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -302,7 +329,8 @@ def test_losses_run_in_bf16_autocast_with_channels_last(method):
 def test_latent_statistics_reveal_collapse():
     torch.manual_seed(0)
     healthy = latent_statistics(torch.randn(64, 16, 8, 8))
-    collapsed = latent_statistics(torch.randn(1, 16, 8, 8).expand(64, -1, -1, -1) + 1e-4 * torch.randn(64, 16, 8, 8))
+    same = torch.randn(1, 16, 8, 8).expand(64, -1, -1, -1)
+    collapsed = latent_statistics(same + 1e-4 * torch.randn(64, 16, 8, 8))
     assert healthy["latent_std_mean"] == pytest.approx(1.0, abs=0.1)
     assert healthy["latent_pairwise_dist"] == pytest.approx((2 * 1024) ** 0.5, rel=0.1)
     assert collapsed["latent_std_min"] < 1e-3 and collapsed["latent_pairwise_dist"] < 0.1
@@ -353,17 +381,17 @@ def test_each_world_model_overfits_a_fixed_tiny_batch(method, name):
     assert last < 0.6 * first, (first, last)
 
 
-def test_whole_agents_are_near_13_5m_parameters():
-    from jedi_bench.nets.actor_critic import ActorCritic
+@pytest.mark.parametrize("method", METHODS)
+def test_whole_agents_are_near_13_5m_parameters(method):
     from jedi_bench.config.run import AgentConfig
+    from jedi_bench.nets.actor_critic import ActorCritic
 
-    for method in METHODS:
-        wm = make_world_model(method, WorldModelConfig(), 18)
-        ac = ActorCritic(wm.agent_input_shape, 18, AgentConfig())
-        agent = sum(p.numel() for p in wm.parameters()) + sum(p.numel() for p in ac.parameters())
-        probe = sum(p.numel() for p in wm.probe.parameters()) if method == "jedi" else 0
-        ae_decoder = sum(p.numel() for p in wm.autoencoder.decoder.parameters()) if method == "ae-latent" else 0
-        assert 13.0e6 < agent - probe - ae_decoder < 14.2e6, (method, agent)
+    wm = make_world_model(method, WorldModelConfig(), 18)
+    ac = ActorCritic(wm.agent_input_shape, 18, AgentConfig())
+    agent = sum(p.numel() for p in wm.parameters()) + sum(p.numel() for p in ac.parameters())
+    probe = sum(p.numel() for p in wm.probe.parameters()) if method == "jedi" else 0
+    ae_decoder = sum(p.numel() for p in wm.autoencoder.decoder.parameters()) if method == "ae-latent" else 0
+    assert 13.0e6 < agent - probe - ae_decoder < 14.2e6, (method, agent)
 
 
 @pytest.mark.parametrize("method", METHODS)
