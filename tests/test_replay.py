@@ -162,7 +162,8 @@ def test_episode_being_collected_is_sampled():
 
 
 def test_sampling_is_deterministic_given_the_rng(buffer):
-    assert_same(buffer.sample(8, 19, np.random.default_rng(7)), buffer.sample(8, 19, np.random.default_rng(7)))
+    first = buffer.sample(8, 19, np.random.default_rng(7))
+    assert_same(first, buffer.sample(8, 19, np.random.default_rng(7)))
     different = buffer.sample(8, 19, np.random.default_rng(8))
     assert not torch.equal(different.act, buffer.sample(8, 19, np.random.default_rng(7)).act)
 
@@ -181,6 +182,9 @@ def test_chunk_sizes_and_renormalisation():
     np.testing.assert_allclose(episode_weights(5, [0.1, 0.1, 0.1, 0.7]), [0.1, 0.1, 0.1, 0.35, 0.35])
     # Fewer episodes than chunks: only the newest chunk is non-empty, all episodes equally likely.
     np.testing.assert_allclose(episode_weights(2, [0.1, 0.1, 0.1, 0.7]), [0.5, 0.5])
+
+
+def test_fewer_episodes_than_chunks_are_sampled_equally_often():
     replay = ReplayBuffer(None)
     fill(replay, [1, 1])
     frequency = replay.sample(4000, 1, np.random.default_rng(4)).act[:, 0].float().mean() / 1000
@@ -202,25 +206,35 @@ def test_bad_chunk_probs_are_refused(bad):
         ReplayBuffer(None, chunk_probs=bad)
 
 
-def test_bad_input_is_refused():
+def _replay_holding(steps: int) -> ReplayBuffer:
     replay = ReplayBuffer(None)
-    with pytest.raises(ValueError, match="empty replay"):
-        replay.sample(2, 3, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="uint8"):
-        replay.add_step(np.zeros((8, 8, 3), np.float32), 0, 0.0, False, False)
-    with pytest.raises(ValueError, match="uint8"):
-        replay.add_step(np.zeros((3, 8, 8, 1), np.uint8), 0, 0.0, False, False)
-    replay.add_step(np.zeros((8, 8, 3), np.uint8), 0, 0.0, False, False)
-    with pytest.raises(ValueError, match="frame shape"):
-        replay.add_step(np.zeros((16, 16, 3), np.uint8), 0, 0.0, False, False)
-    with pytest.raises(ValueError, match="seq_len"):
-        replay.sample(2, 0, np.random.default_rng(0))
+    for _ in range(steps):
+        replay.add_step(np.zeros((8, 8, 3), np.uint8), 0, 0.0, False, False)
+    return replay
+
+
+@pytest.mark.parametrize("steps, call, error, match", [
+    (0, lambda r: r.sample(2, 3, np.random.default_rng(0)), ValueError, "empty replay"),
+    (0, lambda r: r.add_step(np.zeros((8, 8, 3), np.float32), 0, 0.0, False, False), ValueError, "uint8"),
+    (0, lambda r: r.add_step(np.zeros((3, 8, 8, 1), np.uint8), 0, 0.0, False, False), ValueError, "uint8"),
+    (1, lambda r: r.add_step(np.zeros((16, 16, 3), np.uint8), 0, 0.0, False, False), ValueError,
+     "frame shape"),
+    (1, lambda r: r.sample(2, 0, np.random.default_rng(0)), ValueError, "seq_len"),
+    (1, lambda r: r.add_step(tagged_frame(0, 0), 0, 0.0, False, False, final_obs=tagged_frame(0, 1)),
+     ValueError, "final_obs is given only"),
+    (1, lambda r: r.add_step(tagged_frame(0, 0), 0, 0.0, True, False, final_obs=tagged_frame(0, 1, size=4)),
+     ValueError, "final_obs must be"),
+], ids=["sample-empty", "float-frame", "frame-not-hwc", "other-frame-shape", "seq-len-0",
+        "final-obs-not-at-an-end", "final-obs-shape"])
+def test_bad_input_is_refused(steps, call, error, match):
+    replay = _replay_holding(steps)
+    with pytest.raises(error, match=match):
+        call(replay)
+
+
+def test_negative_capacity_is_refused():
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(None, capacity=-1)
-    with pytest.raises(ValueError, match="final_obs is given only"):
-        replay.add_step(tagged_frame(0, 0), 0, 0.0, False, False, final_obs=tagged_frame(0, 1))
-    with pytest.raises(ValueError, match="final_obs must be"):
-        replay.add_step(tagged_frame(0, 0), 0, 0.0, True, False, final_obs=tagged_frame(0, 1, size=4))
 
 
 def test_save_and_load_round_trip(tmp_path):
