@@ -87,15 +87,23 @@ def test_bootstrap_intervals_contain_point_and_are_reproducible():
         bootstrap_intervals(matrix, reps=0)
 
 
-def test_probability_of_improvement_pairs():
+def test_probability_of_improvement_of_a_method_better_on_every_game():
     better = MethodScores("better", GAMES, MATRIX + 10.0)
     worse = MethodScores("worse", GAMES, MATRIX)
     poi = probability_of_improvement([better, worse], reps=200).set_index(["x", "y"])
     assert poi.loc[("better", "worse"), "probability"] == pytest.approx(1.0)
     assert poi.loc[("worse", "better"), "probability"] == pytest.approx(0.0)
-    partial = MethodScores("partial", GAMES[:2], MATRIX[:, :2] + 10.0)  # compared on the games both have
+
+
+def test_probability_of_improvement_compares_on_the_games_both_methods_have():
+    partial = MethodScores("partial", GAMES[:2], MATRIX[:, :2] + 10.0)
+    worse = MethodScores("worse", GAMES, MATRIX)
     poi = probability_of_improvement([partial, worse], reps=200).set_index(["x", "y"])
     assert poi.loc[("partial", "worse"), "games"] == 2
+
+
+def test_probability_of_improvement_of_mixed_methods_is_complementary_with_an_interval():
+    worse = MethodScores("worse", GAMES, MATRIX)
     mixed = MethodScores("mixed", GAMES, MATRIX[::-1] + np.array([0.05, -0.05, 0.05, -0.05]))
     poi = probability_of_improvement([mixed, worse], reps=200).set_index(["x", "y"])
     assert poi["probability"].sum() == pytest.approx(1.0)
@@ -133,14 +141,22 @@ def _write_run(root, method, game, seed, score):
     return run
 
 
-def test_find_and_load_runs(tmp_path):
+def _three_runs(root):
+    """jedi on Pong (seeds 0 and 1) and on Boxing (seed 0)."""
+    _write_run(root, "jedi", "Pong", 0, -20.7)
+    _write_run(root, "jedi", "Pong", 1, 14.6)
+    _write_run(root, "jedi", "Boxing", 0, 12.1)
+
+
+def test_finding_runs_in_a_missing_or_empty_folder_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         find_runs([str(tmp_path / "nowhere")])
     with pytest.raises(FileNotFoundError, match="no finished runs"):
         find_runs([str(tmp_path)])
-    _write_run(tmp_path, "jedi", "Pong", 0, -20.7)
-    _write_run(tmp_path, "jedi", "Pong", 1, 14.6)
-    _write_run(tmp_path, "jedi", "Boxing", 0, 12.1)
+
+
+def test_runs_in_overlapping_folders_count_once_and_games_use_the_seeds_all_have(tmp_path):
+    _three_runs(tmp_path)
     runs = find_runs([str(tmp_path), str(tmp_path / "jedi")])  # overlapping folders: each run once
     scores = load_scores(runs)
     assert len(scores) == 3
@@ -148,15 +164,27 @@ def test_find_and_load_runs(tmp_path):
     assert methods[0].games == ["Boxing", "Pong"]
     assert methods[0].per_game.to_dict() == pytest.approx({"Boxing": 1.0, "Pong": 0.0})
     assert notes and "first 1 seed" in notes[0]
+
+
+def test_games_without_human_scores_are_left_out_and_named(tmp_path):
+    _three_runs(tmp_path)
     catch = _write_run(tmp_path / "check", "jedi", "Catch", 0, 1.0)
-    atari, skipped = atari_only(load_scores([*runs, catch]))
+    atari, skipped = atari_only(load_scores([*find_runs([str(tmp_path / "jedi")]), catch]))
     assert len(atari) == 3 and skipped == ["Catch"]  # no human score for test games: left out, and said so
-    dup = _write_run(tmp_path / "copy", "jedi", "Pong", 0, 3.0)
+
+
+def test_two_runs_of_the_same_method_game_and_seed_are_refused(tmp_path):
+    _three_runs(tmp_path)
+    _write_run(tmp_path / "copy", "jedi", "Pong", 0, 3.0)
     with pytest.raises(ValueError, match="same method/game/seed"):
         load_scores(find_runs([str(tmp_path)]))
-    (dup / "scores.json").write_text(json.dumps({"game": "Pong"}))
+
+
+def test_scores_without_a_required_key_are_refused(tmp_path):
+    run = _write_run(tmp_path, "jedi", "Pong", 0, 3.0)
+    (run / "scores.json").write_text(json.dumps({"game": "Pong"}))
     with pytest.raises(ValueError, match="missing key"):
-        load_scores([dup])
+        load_scores([run])
 
 
 def profile_json(method, update_ms, frames_per_s, memory_mb, device_name="test-cpu"):
@@ -174,7 +202,8 @@ def profile_json(method, update_ms, frames_per_s, memory_mb, device_name="test-c
 
 def test_efficiency_ratios_to_diamond(tmp_path):
     paths = []
-    for name, args in {"diamond": ("diamond", 300.0, 1000.0, 1000.0), "jedi": ("jedi", 100.0, 5000.0, 400.0),
+    for name, args in {"diamond": ("diamond", 300.0, 1000.0, 1000.0),
+                       "jedi": ("jedi", 100.0, 5000.0, 400.0),
                        "other": ("jedi", 50.0, 100.0, 10.0, "another-device")}.items():
         paths.append(str(tmp_path / f"{name}.json"))
         (tmp_path / f"{name}.json").write_text(json.dumps(profile_json(*args)))
@@ -189,6 +218,9 @@ def test_efficiency_ratios_to_diamond(tmp_path):
     assert jedi["memory_ratio_vs_diamond"] == pytest.approx(0.4)
     assert table.iloc[0]["update_speedup_vs_diamond"] == pytest.approx(1.0)
     assert np.isnan(table.iloc[2]["update_speedup_vs_diamond"])  # no diamond measured on that device
+
+
+def test_a_profile_without_a_required_key_or_file_is_refused(tmp_path):
     broken = profile_json("jedi", 1.0, 1.0, 1.0)
     del broken["sampling"]["frames_per_s"]
     (tmp_path / "broken.json").write_text(json.dumps(broken))
