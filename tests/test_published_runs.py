@@ -19,8 +19,9 @@ from jedi_bench.config.games import ATARI100K_GAMES
 
 GAMES = list(ATARI100K_GAMES)
 # IQM over all runs x games as the papers (or rliable's paper) publish it.
-PUBLISHED_IQM = {"DIAMOND": 0.641, "IRIS": 0.501, "DreamerV3-2023": 0.487, "TWM": 0.459, "Delta-IRIS": 0.682,
-                 "Simulus": 0.990, "REM": 0.673, "SimPLe": 0.130, "SPR": 0.337, "DrQ(eps)": 0.280}
+PUBLISHED_IQM = {"DIAMOND": 0.641, "IRIS": 0.501, "DreamerV3-2023": 0.487, "TWM": 0.459,
+                 "Delta-IRIS": 0.682, "Simulus": 0.990, "REM": 0.673, "SimPLe": 0.130, "SPR": 0.337,
+                 "DrQ(eps)": 0.280}
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,12 @@ def test_run_means_match_the_per_game_table_except_the_documented_caveats():
     for method in [m for m in means.columns if m in table.columns]:
         diff = (means[method] - table[method]).abs()
         differ.update({(method, g): d for g, d in diff.items() if d > 0.05})
-    assert {k for k, d in differ.items() if d > 1.0} == {("STORM", "Freeway"), ("DreamerV3-2023", "ChopperCommand"),
-                                                         ("DreamerV3-2023", "UpNDown")}
-    assert {m for m, _ in differ} == {"STORM", "DreamerV3-2023"}  # the rest: DIAMOND Table 1's integer rounding
+    assert {k for k, d in differ.items() if d > 1.0} == {
+        ("STORM", "Freeway"), ("DreamerV3-2023", "ChopperCommand"), ("DreamerV3-2023", "UpNDown")}
+    # the rest: DIAMOND Table 1's integer rounding
+    assert {m for m, _ in differ} == {"STORM", "DreamerV3-2023"}
+    caveats = reference.published_methods()["caveat"]
+    assert all(game in caveats[method] for (method, game), d in differ.items() if d > 1.0)
 
 
 def test_storm_file_has_freeway_zero_and_the_paper_value_restores_its_iqm(published):
@@ -85,20 +89,33 @@ def test_delta_iris_runs_are_sorted_as_its_caveat_says():
     assert "sorted" in reference.published_methods().loc["Delta-IRIS", "caveat"]
 
 
-def test_methods_without_runs_are_marked_and_refused_by_run_statistics(published):
+def test_every_method_known_by_per_game_means_is_marked_as_such():
     means = {m.name: m for m in means_only(GAMES)}
-    assert set(means) == {"EfficientZero", "MuZero", "BBF", "SR-SPR", "DreamerV3-2025"}
-    assert all(not m.runs and m.source == "published means" and m.matrix.shape[0] == 1 for m in means.values())
-    with pytest.raises(ValueError, match="EfficientZero only has per-game means"):
-        performance_profiles([published["DIAMOND"], means["EfficientZero"]], np.linspace(0, 2, 5), reps=10)
-    with pytest.raises(ValueError, match="MuZero only has per-game means"):
-        probability_of_improvement([published["DIAMOND"], means["MuZero"]], reps=10)
+    methods = reference.published_methods()
+    assert set(means) == set(methods.index[methods["data"] == "per-game means"])
+    for m in means.values():
+        assert not m.runs and m.source == "published means" and m.matrix.shape[0] == 1, m.name
+
+
+@pytest.mark.parametrize("name", ["EfficientZero", "MuZero"])
+def test_statistics_of_runs_refuse_a_method_known_by_per_game_means(published, name):
+    (means,) = means_only(GAMES, only=[name])
+    with pytest.raises(ValueError, match=f"{name} only has per-game means"):
+        performance_profiles([published["DIAMOND"], means], np.linspace(0, 2, 5), reps=10)
+    with pytest.raises(ValueError, match=f"{name} only has per-game means"):
+        probability_of_improvement([published["DIAMOND"], means], reps=10)
+
+
+def test_claimed_aggregates_are_the_papers_figures():
     quoted = claims()
-    assert set(quoted.index) == {"JEDI", "TWISTER", "EDELINE", "DyMoDreamer"}
+    methods = reference.published_methods()
+    assert set(quoted.index) == set(methods.index[methods["data"] == "aggregate only"])
+    assert (quoted["source"] == "published claim").all()
+    # as the papers state them
     assert quoted.loc["EDELINE", "mean_hns"] == pytest.approx(1.87)
     assert quoted.loc["TWISTER", "mean_hns"] == pytest.approx(1.62)
     assert quoted.loc["DyMoDreamer", "mean_hns"] == pytest.approx(1.566)
-    assert quoted.loc["JEDI", "iqm"] == pytest.approx(0.688) and (quoted["source"] == "published claim").all()
+    assert quoted.loc["JEDI", "iqm"] == pytest.approx(0.688)
 
 
 def test_run_level_methods_restrict_to_the_suites_games(published):
