@@ -1,5 +1,6 @@
 """GPU slots on a CPU machine with a simulated device count: distinct devices for concurrent jobs, a dead
-holder's slot taken again, runs_per_gpu packing, and resolve_device's use of them."""
+holder's slot taken again, runs_per_gpu packing, and resolve_device's use of them. (The workflow passing
+runs_per_gpu to training jobs: tests/test_workflow_dry_runs.py.)"""
 
 from __future__ import annotations
 
@@ -42,12 +43,14 @@ def test_concurrent_jobs_get_distinct_devices():
     assert again is not None and again.index == slots[2].index
 
 
+@pytest.mark.slow
 def test_processes_get_distinct_devices(tmp_path):
-    """Separate processes, as Snakemake starts them: each prints its device and holds it until told to exit."""
+    """Separate processes, as Snakemake starts them: each prints its device and holds it until told to
+    exit."""
     code = ("import sys; from jedi_bench.train import device as gpu_slots; "
             "print(gpu_slots.claim_cuda_index(3), flush=True); sys.stdin.read()")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=os.environ.copy()) for _ in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in range(3)]
     try:
         indices = sorted(int(p.stdout.readline()) for p in procs)
     finally:
@@ -57,6 +60,7 @@ def test_processes_get_distinct_devices(tmp_path):
     assert indices == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_dead_holders_slot_is_reclaimed():
     code = ("import time; from jedi_bench.train import device as gpu_slots; "
             "held = gpu_slots.acquire(1, 1); print(held.index, flush=True); time.sleep(600)")
@@ -107,15 +111,3 @@ def test_resolve_device_takes_a_slot_for_plain_cuda_only(monkeypatch):
     assert chosen == [torch.device("cuda", 1)] * 2 + [torch.device("cuda", 0)]
     other.release()
     assert resolve_device("cpu") == torch.device("cpu")
-
-
-def test_workflow_passes_runs_per_gpu_to_training_jobs(tmp_path):
-    from test_workflow import snakemake, write_config
-
-    cfg = write_config(tmp_path / "c.yaml", gpu={"runs_per_gpu": 2})
-    r = snakemake(tmp_path, "runs", "-n", "-p", "--cores", "2", "--configfile", str(cfg))
-    assert r.returncode == 0, r.stderr + r.stdout
-    assert r.stdout.count("JEDI_BENCH_RUNS_PER_GPU=2 jedi-bench train") >= 1
-    bad = write_config(tmp_path / "bad.yaml", gpu={"runs_per_gpu": 0})
-    r = snakemake(tmp_path, "runs", "-n", "--cores", "2", "--configfile", str(bad))
-    assert r.returncode != 0 and "runs_per_gpu" in r.stderr + r.stdout

@@ -33,7 +33,7 @@ SLURM_ARGS = ("--profile", str(REPO / "workflows/profiles/slurm-cpu"), "--slurm-
 # The jobs inherit Snakemake's environment (sbatch --export=ALL): this Python's jedi-bench comes first.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 def why_skip() -> str | None:
@@ -49,22 +49,26 @@ def why_skip() -> str | None:
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           *args]
-    return subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, env=ENV, timeout=timeout)
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+           str(workdir), *args]
+    return subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
 
 
 def squeue(*args: str) -> list[list[str]]:
     """squeue rows as [job id, state, comment, CPUs] (the plugin's comment names rule and wildcards)."""
-    out = subprocess.run(["squeue", "--noheader", "--format=%i|%T|%k|%C", *args], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(["squeue", "--noheader", "--format=%i|%T|%k|%C", *args], capture_output=True,
+                         text=True, check=True).stdout
     return [line.split("|") for line in out.splitlines()]
 
 
 def same_run(a: Path, b: Path) -> None:
     """Equal scores (but wall time) and equal per-epoch metrics (but timings)."""
     sa, sb = (json.loads((r / "scores.json").read_text()) for r in (a, b))
-    assert {k: v for k, v in sa.items() if k != "wall_time_s"} == {k: v for k, v in sb.items() if k != "wall_time_s"}
+    def but_wall_time(scores):
+        return {k: v for k, v in scores.items() if k != "wall_time_s"}
+
+    assert but_wall_time(sa) == but_wall_time(sb)
     timings = ["fps", "epoch_time_s", "train_time_s"]
     ta, tb = (pd.read_csv(r / "metrics" / "train.csv").drop(columns=timings) for r in (a, b))
     pd.testing.assert_frame_equal(ta, tb)
@@ -157,8 +161,8 @@ def test_killed_snakemake_and_cancelled_job_resume_to_the_same_scores(finished, 
     work = tmp_path / "work"
     work.mkdir()
     log = (tmp_path / "first.log").open("w")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "runs", *SLURM_ARGS]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+           str(work), "runs", *SLURM_ARGS]
     first = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     try:
         job = kill_snakemake_while_training(first, work / RUN, tmp_path / "first.log")
