@@ -24,7 +24,8 @@ QUANT_STEP = 2 / 255
 
 
 def reference_dir() -> Path:
-    """The reference folder; skips when the default one is absent, fails when ``$ENV_VAR`` names a missing one."""
+    """The reference folder; skips when the default one is absent, fails when ``$ENV_VAR`` names a missing
+    one."""
     override = os.environ.get(ENV_VAR)
     path = Path(override) if override else DEFAULT
     if not path.is_dir():

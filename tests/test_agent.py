@@ -8,8 +8,8 @@ import torch
 from jedi_bench.agent.imagination import Rollout
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.returns import lambda_returns
-from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.config.run import AgentConfig
+from jedi_bench.nets.actor_critic import ActorCritic
 
 
 def _returns(rew, val_bootstrap, end, gamma, lam, trunc=None):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from jedi_bench.envs.catch import Catch
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.diagnostics.catch_oracle import CatchOracle, draw_frames, parse_frames
+from jedi_bench.envs.catch import Catch
 from jedi_bench.train.collect import obs_to_tensor
 from jedi_bench.worldmodels import make_world_model
-from jedi_bench.config.world_model import WorldModelConfig
 
 
 def _random_transitions(episodes: int, seed: int):

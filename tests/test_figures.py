@@ -83,8 +83,9 @@ def _aggregate_table(suite_scale: float) -> pd.DataFrame:
 def test_aggregates_give_the_suite_its_own_panels_when_its_scale_differs(captured, suite_scale, apart):
     figures.plot_aggregates(_aggregate_table(suite_scale), "unused", "Aggregate HNS", CAPTION)
     fig = captured[0]
-    rows = [[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes if ax.get_title() in ("Mean HNS", "")
-            and ax.get_yticklabels() and ax.get_yticklabels()[0].get_text()]
+    labelled = [ax for ax in fig.axes if ax.get_title() in ("Mean HNS", "")
+                and ax.get_yticklabels() and ax.get_yticklabels()[0].get_text()]
+    rows = [[t.get_text() for t in ax.get_yticklabels()] for ax in labelled]
     if apart:
         assert rows[0] == ["jedi", "diamond"] and rows[1][:2] == ["DIAMOND", "IRIS"]
         assert "another scale" in texts(fig)
@@ -97,7 +98,8 @@ def test_aggregates_give_the_suite_its_own_panels_when_its_scale_differs(capture
 def test_performance_profiles_keep_coinciding_suite_curves_apart(captured):
     taus = np.linspace(0, 8, 81)
     same = (np.where(taus < 0.5, 0.5, 0.0), None)
-    profiles = {"jedi": same, "diamond": same, "ae-latent": same, "DIAMOND": (np.where(taus < 3, 1.0, 0.0), None)}
+    profiles = {"jedi": same, "diamond": same, "ae-latent": same,
+                "DIAMOND": (np.where(taus < 3, 1.0, 0.0), None)}
     figures.plot_performance_profiles(profiles, taus, ["jedi", "diamond", "ae-latent"], "unused", "Profiles",
                                       CAPTION)
     ax = captured[0].axes[0]
@@ -118,7 +120,8 @@ def test_the_caption_names_preset_games_seeds_and_the_test_cap():
 
 
 @pytest.mark.parametrize("preset,projected", [("smoke", False), ("atari100k", True)])
-def test_compute_names_one_quantity_per_panel_and_projects_hours_only_at_paper_sizes(captured, preset, projected):
+def test_compute_names_one_quantity_per_panel_and_projects_hours_only_at_paper_sizes(captured, preset,
+                                                                                     projected):
     table = pd.DataFrame({"method": ["jedi", "diamond"], "device": ["cpu", "cpu"], "source": ["measured"] * 2,
                           "preset": [preset] * 2, "full_update_ms": [100.0, 300.0],
                           "sampling_frames_per_s": [40.0, 10.0], "peak_memory_mb": [500.0, 900.0],

@@ -1,4 +1,5 @@
-"""Atomic result writes: the file is the old one or the complete new one, never half, and no temporaries stay."""
+"""Atomic result writes: the file is the old one or the complete new one, never half, and no temporaries
+stay."""
 
 from pathlib import Path
 
