@@ -1,9 +1,10 @@
 """Parity with DIAMOND's Atari preprocessing, on frames recorded by DIAMOND's own code (``env_frames.npz``).
 
-DIAMOND wraps ``{Game}NoFrameskip-v4`` in its ``AtariPreprocessing(noop_max=30, frame_skip=4, screen_size=64)``
-and, for training, ends an episode on a lost life without resetting the game (``DoneOnLifeLoss``). The
-reference run is ``reset(seed=0)`` then fixed actions, with a plain ``reset()`` after each game over. Games,
-shapes and the frame cap are read from the data, so other reference sets run through the same tests.
+DIAMOND wraps ``{Game}NoFrameskip-v4`` in its
+``AtariPreprocessing(noop_max=30, frame_skip=4, screen_size=64)`` and, for training, ends an episode on a
+lost life without resetting the game (``DoneOnLifeLoss``). The reference run is ``reset(seed=0)`` then
+fixed actions, with a plain ``reset()`` after each game over. Games, shapes and the frame cap are read from
+the data, so other reference sets run through the same tests.
 """
 
 import json
@@ -34,11 +35,13 @@ def _reference(game: str | None) -> dict:
 
 
 def _make(game: str, ref: dict, test_mode: bool):
-    """The suite's env through ``make_env`` with its default config (frame skip 4, 1..30 no-ops: DIAMOND's)."""
+    """The suite's env through ``make_env`` with its default config (frame skip 4, 1..30 no-ops:
+    DIAMOND's)."""
     spec = ref["spec"]
     assert float(spec.get("repeat_action_probability", 0.0)) == 0.0, "the suite never uses sticky actions"
     frames = int(spec.get("max_num_frames_per_episode", EnvConfig().max_episode_frames))
-    env = make_env(game, SEED, test_mode=test_mode, cfg=EnvConfig(max_episode_frames=frames, size=ref["obs"].shape[1]))
+    env = make_env(game, SEED, test_mode=test_mode,
+                   cfg=EnvConfig(max_episode_frames=frames, size=ref["obs"].shape[1]))
     assert env.action_space.n == len(ref["action_meanings"])
     assert list(env.unwrapped.get_action_meanings()) == list(ref["action_meanings"])
     return env
@@ -76,7 +79,8 @@ def test_pooled_full_size_frames_match_diamond(game):
 
 @pytest.mark.parametrize("game", _games())
 def test_replay_matches_diamond_step_by_step(game):
-    """Evaluation mode is DIAMOND's wrapper as is: frames, rewards, flags, life loss and lives at every step."""
+    """Evaluation mode is DIAMOND's wrapper as is: frames, rewards, flags, life loss and lives at every
+    step."""
     ref = _reference(game)
     env = _make(game, ref, test_mode=True)
     obs, info = env.reset(seed=SEED)
@@ -105,7 +109,8 @@ def test_replay_matches_diamond_step_by_step(game):
 
 @pytest.mark.parametrize("game", _games())
 def test_training_mode_ends_episodes_where_diamond_does(game):
-    """Training mode is DIAMOND's ``DoneOnLifeLoss``: a lost life ends the episode, the game goes on unchanged."""
+    """Training mode is DIAMOND's ``DoneOnLifeLoss``: a lost life ends the episode, the game goes on
+    unchanged."""
     ref = _reference(game)
     env = _make(game, ref, test_mode=False)
     obs, _ = env.reset()                       # the seed given at construction

@@ -85,7 +85,8 @@ def replay_draws(monkeypatch, draws: list[torch.Tensor]) -> None:
     def next_draw(shape):
         assert queue, "the loss drew more random numbers than DIAMOND's"
         draw = queue.pop(0)
-        assert tuple(draw.shape) == tuple(shape), f"draw of shape {tuple(shape)}, DIAMOND drew {tuple(draw.shape)}"
+        assert tuple(draw.shape) == tuple(shape), \
+            f"draw of shape {tuple(shape)}, DIAMOND drew {tuple(draw.shape)}"
         return draw.clone()
 
     def randn(*size, **kwargs):
@@ -107,7 +108,8 @@ def test_training_loss(cases, monkeypatch):
     wm = diamond_model(context, extra_ar_targets=steps - 1).train()
     obs = torch.where(mask[:, :, None, None, None], u8_to_float(obs_u8), torch.zeros(()))
     batch = Batch(obs=obs, act=act, rew=torch.zeros(b, t), end=torch.zeros(b, t, dtype=torch.bool),
-                  trunc=torch.zeros(b, t, dtype=torch.bool), mask=mask, final=torch.zeros(b, t, dtype=torch.bool))
+                  trunc=torch.zeros(b, t, dtype=torch.bool), mask=mask,
+                  final=torch.zeros(b, t, dtype=torch.bool))
     draws = [cases[f"loss/step{i}/{name}"] for i in range(steps) for name in ("randn_sigma", "randn_offset",
                                                                            "randn_noise")]
     left = replay_draws(monkeypatch, draws + draws)          # once for the steps, once for the loss
