@@ -27,8 +27,10 @@ test-slurm: setup
 	$(BIN)/python -m pip install -e '.[dev,slurm]'
 	PATH="$(CURDIR)/$(BIN):$$PATH" JEDI_BENCH_REQUIRE_SLURM=1 $(BIN)/pytest -m slurm tests/test_slurm.py
 
+# ruff's rule set and format (pinned in pyproject.toml); `ruff format .` and `ruff check --fix .` repair
 lint: setup
-	$(BIN)/ruff check jedi_bench tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 published: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jedi-bench published-report --out results/published

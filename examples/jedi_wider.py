@@ -18,7 +18,7 @@ from jedi_bench.worldmodels.registry import register
 class JediWiderConfig:
     """The variant's own section; every field needs a default (what a run that sets nothing gets)."""
 
-    width: int = 2          # the latent denoiser's channels: world_model.latent_denoiser_channels x this
+    width: int = 2  # the latent denoiser's channels: world_model.latent_denoiser_channels x this
 
     def validate(self) -> None:
         """Called with the rest of the config, before anything is built."""

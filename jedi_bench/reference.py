@@ -28,8 +28,18 @@ DATA_LEVELS = ("runs", "per-game means", "aggregate only")
 _REQUIRED_COLUMNS = {
     RANDOM_HUMAN_FILE: ("game", "random", "human"),
     PER_GAME_FILE: ("method", "game", "score"),
-    AGGREGATES_FILE: ("method", "mean_hns", "median_hns", "iqm", "optimality_gap", "n_superhuman",
-                      "har_hns", "seeds", "status", "source"),
+    AGGREGATES_FILE: (
+        "method",
+        "mean_hns",
+        "median_hns",
+        "iqm",
+        "optimality_gap",
+        "n_superhuman",
+        "har_hns",
+        "seeds",
+        "status",
+        "source",
+    ),
     COMPUTE_FILE: ("method", "hardware", "hours_per_run", "vram_gb", "params_millions", "status", "note"),
     PER_RUN_FILE: ("method", "game", "run", "score", "source"),
     METHODS_FILE: ("method", "data", "runs_per_game", "source", "caveat"),
@@ -46,8 +56,9 @@ def baselines_dir() -> Path:
 def _read(name: str) -> pd.DataFrame:
     path = baselines_dir() / name
     if not path.is_file():
-        raise FileNotFoundError(f"published reference table not found: {path} "
-                                f"(expected in the repository's baselines/ folder)")
+        raise FileNotFoundError(
+            f"published reference table not found: {path} (expected in the repository's baselines/ folder)"
+        )
     table = pd.read_csv(path)
     missing = [c for c in _REQUIRED_COLUMNS[name] if c not in table.columns]
     if missing:
@@ -93,8 +104,10 @@ def published_methods() -> pd.DataFrame:
     table = _read(METHODS_FILE).set_index("method")
     unknown = sorted(set(table["data"]) - set(DATA_LEVELS))
     if unknown:
-        raise ValueError(f"{baselines_dir() / METHODS_FILE}: unknown data level(s) {unknown}; "
-                         f"expected one of {DATA_LEVELS}")
+        raise ValueError(
+            f"{baselines_dir() / METHODS_FILE}: unknown data level(s) {unknown}; "
+            f"expected one of {DATA_LEVELS}"
+        )
     return table.assign(caveat=table["caveat"].fillna(""))
 
 

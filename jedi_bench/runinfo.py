@@ -6,8 +6,19 @@ import platform
 import sys
 from importlib import metadata
 
-LIBRARIES = ("jedi-bench", "torch", "numpy", "gymnasium", "ale-py", "pandas", "scipy", "rliable",
-             "snakemake", "opencv-python-headless", "matplotlib")
+LIBRARIES = (
+    "jedi-bench",
+    "torch",
+    "numpy",
+    "gymnasium",
+    "ale-py",
+    "pandas",
+    "scipy",
+    "rliable",
+    "snakemake",
+    "opencv-python-headless",
+    "matplotlib",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -35,8 +46,8 @@ def device_info(device: str | None = None) -> dict[str, str | int]:
         info["cuda"] = str(torch.version.cuda)
     else:
         info["device_name"] = _cpu_name()
-        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()     # the SIMD kernels torch uses
-        info["cpu_native_bf16"] = int(cpu_has_native_bf16())                   # bf16 autocast fast or emulated
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # the SIMD kernels torch uses
+        info["cpu_native_bf16"] = int(cpu_has_native_bf16())  # bf16 autocast fast or emulated
     return info
 
 
@@ -44,7 +55,9 @@ def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); unknown counts as yes."""
     import torch
 
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    probes = [
+        getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    ]
     probes = [probe for probe in probes if probe is not None]
     return not probes or any(probe() for probe in probes)
 

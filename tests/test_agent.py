@@ -20,6 +20,7 @@ def _returns(rew, val_bootstrap, end, gamma, lam, trunc=None):
 
 # -- lambda-returns ----------------------------------------------------------------------------------
 
+
 def test_lambda_zero_is_one_step_td():
     got = _returns([1.0, -1.0, 1.0], [20.0, 30.0, 40.0], [False, False, False], 0.5, 0.0)
     assert got == pytest.approx([1 + 0.5 * 20, -1 + 0.5 * 30, 1 + 0.5 * 40])
@@ -43,7 +44,8 @@ def test_intermediate_lambda_by_hand():
 
 def test_rewards_are_clipped_to_their_sign():
     assert _returns([2.5, -0.3, 0.0], [1.0, 2.0, 3.0], [False] * 3, 0.9, 0.8) == pytest.approx(
-        _returns([1.0, -1.0, 0.0], [1.0, 2.0, 3.0], [False] * 3, 0.9, 0.8))
+        _returns([1.0, -1.0, 0.0], [1.0, 2.0, 3.0], [False] * 3, 0.9, 0.8)
+    )
 
 
 def test_end_stops_bootstrap_and_recursion():
@@ -55,8 +57,9 @@ def test_end_stops_bootstrap_and_recursion():
 
 
 def test_truncation_bootstraps_fully_and_stops_the_recursion():
-    got = _returns([1.0, 1.0, -1.0], [3.0, 100.0, 1000.0], [False, False, False], 0.9, 0.8,
-                   trunc=[False, True, False])
+    got = _returns(
+        [1.0, 1.0, -1.0], [3.0, 100.0, 1000.0], [False, False, False], 0.9, 0.8, trunc=[False, True, False]
+    )
     g1 = 1 + 0.9 * 100.0
     g0 = 1 + 0.9 * (0.2 * 3.0 + 0.8 * g1)
     assert got == pytest.approx([g0, g1, -1 + 0.9 * 1000.0])
@@ -80,21 +83,28 @@ def test_lambda_returns_reject_bad_shapes():
 
 # -- losses --------------------------------------------------------------------------------------------
 
+
 def _rollout(logits, rew, val=None, val_bootstrap=None, end=None, trunc=None, act=None):
     batch, steps, _ = logits.shape
     zeros = torch.zeros(batch, steps)
     flags = torch.zeros(batch, steps, dtype=torch.bool)
-    return Rollout(obs=torch.zeros(batch, steps, 1, 1, 1),
-                   act=torch.zeros(batch, steps, dtype=torch.long) if act is None else act,
-                   rew=rew, end=flags if end is None else end, trunc=flags if trunc is None else trunc,
-                   logits=logits, val=zeros if val is None else val,
-                   val_bootstrap=zeros if val_bootstrap is None else val_bootstrap)
+    return Rollout(
+        obs=torch.zeros(batch, steps, 1, 1, 1),
+        act=torch.zeros(batch, steps, dtype=torch.long) if act is None else act,
+        rew=rew,
+        end=flags if end is None else end,
+        trunc=flags if trunc is None else trunc,
+        logits=logits,
+        val=zeros if val is None else val,
+        val_bootstrap=zeros if val_bootstrap is None else val_bootstrap,
+    )
 
 
 def _log_prob_after_step(advantage_sign: float) -> tuple[float, float]:
     logits = torch.zeros(1, 1, 3, requires_grad=True)
-    loss, _ = actor_critic_loss(_rollout(logits, rew=torch.tensor([[advantage_sign]])),
-                                AgentConfig(entropy_weight=0.0))
+    loss, _ = actor_critic_loss(
+        _rollout(logits, rew=torch.tensor([[advantage_sign]])), AgentConfig(entropy_weight=0.0)
+    )
     loss.backward()
     before = torch.log_softmax(logits, -1)[0, 0, 0].item()
     after = torch.log_softmax(logits - 0.1 * logits.grad, -1)[0, 0, 0].item()
@@ -113,7 +123,7 @@ def test_reinforce_lowers_log_prob_of_action_with_negative_advantage():
 
 def test_entropy_bonus_pushes_towards_higher_entropy():
     logits = torch.tensor([[[2.0, 0.0, -1.0]]], requires_grad=True)
-    rollout = _rollout(logits, rew=torch.zeros(1, 1))        # zero advantage, zero value error
+    rollout = _rollout(logits, rew=torch.zeros(1, 1))  # zero advantage, zero value error
     loss, metrics = actor_critic_loss(rollout, AgentConfig(entropy_weight=1.0))
     assert loss.item() == pytest.approx(-metrics["entropy"]) == pytest.approx(metrics["entropy_loss"])
     assert metrics["policy_entropy_bits"] == pytest.approx(metrics["entropy"] / math.log(2))
@@ -131,10 +141,10 @@ def test_value_loss_moves_value_towards_lambda_return():
     rollout = _rollout(torch.zeros(1, 1, 2), rew=torch.tensor([[1.0]]), val=val, val_bootstrap=val_bootstrap)
     loss, metrics = actor_critic_loss(rollout, AgentConfig(entropy_weight=0.0))
     target = 1 + AgentConfig().gamma * 2.0
-    assert metrics["value_loss"] == pytest.approx(target ** 2)
+    assert metrics["value_loss"] == pytest.approx(target**2)
     loss.backward()
-    assert val.grad[0, 0] < 0                    # descending raises V_0 towards the return
-    assert val_bootstrap.grad is None            # the bootstrap is a target, not trained through the return
+    assert val.grad[0, 0] < 0  # descending raises V_0 towards the return
+    assert val_bootstrap.grad is None  # the bootstrap is a target, not trained through the return
 
 
 def test_steps_after_an_imagined_end_belong_to_the_next_trajectory():
@@ -150,10 +160,11 @@ def test_steps_after_an_imagined_end_belong_to_the_next_trajectory():
     after = lambda_returns(rew2, end, torch.zeros_like(end), val_bootstrap2, cfg.gamma, cfg.lambda_)
     assert torch.equal(before[:, :2], after[:, :2]) and not torch.equal(before[:, 2:], after[:, 2:])
 
-    _, metrics = actor_critic_loss(_rollout(logits, rew, val_bootstrap=val_bootstrap, end=end),
-                                   AgentConfig(entropy_weight=1.0))
+    _, metrics = actor_critic_loss(
+        _rollout(logits, rew, val_bootstrap=val_bootstrap, end=end), AgentConfig(entropy_weight=1.0)
+    )
     entropy = torch.distributions.Categorical(logits=logits).entropy()
-    assert metrics["entropy"] == pytest.approx(entropy.mean().item())      # all 4 steps, not the first 2
+    assert metrics["entropy"] == pytest.approx(entropy.mean().item())  # all 4 steps, not the first 2
 
 
 # -- network ---------------------------------------------------------------------------------------------
@@ -169,7 +180,7 @@ def test_zero_initialised_heads_give_uniform_policy_and_zero_value(in_shape):
     probs = torch.softmax(logits, -1)
     assert torch.allclose(probs, torch.full_like(probs, 1 / 6))
     assert torch.all(value == 0)
-    assert h.abs().sum() > 0                    # the recurrent state does carry information
+    assert h.abs().sum() > 0  # the recurrent state does carry information
 
 
 def test_encoder_pools_pixels_and_latents_to_4x4():
@@ -186,7 +197,7 @@ def test_paper_sized_actor_critic_is_diamonds():
     pools = [i for i, m in enumerate(ac.encoder.encoder) if isinstance(m, torch.nn.MaxPool2d)]
     assert pools == [2, 4, 6, 8]
     hidden = ac.lstm_dim
-    assert (ac.lstm.bias_ih[hidden:2 * hidden] == 1).all() and (ac.lstm.bias_hh == 0).all()
+    assert (ac.lstm.bias_ih[hidden : 2 * hidden] == 1).all() and (ac.lstm.bias_hh == 0).all()
     assert all((p == 0).all() for p in (*ac.actor_linear.parameters(), *ac.critic_linear.parameters()))
 
 
@@ -224,22 +235,22 @@ def test_running_standardize_learns_the_statistics_from_training_batches_only():
     cfg = AgentConfig(channels=[8, 8, 16, 16], lstm=32, standardize_input=True)
     ac = ActorCritic((16, 8, 8), 3, cfg)
     x = _latents_differing_in_one_element()
-    with torch.no_grad():                       # acting does not move the statistics
+    with torch.no_grad():  # acting does not move the statistics
         ac(x)
     assert not ac.standardize.seen and torch.all(ac.standardize.mean == 0)
     ac.eval()
     ac(x)
     assert not ac.standardize.seen
     ac.train()
-    ac(x)                                       # the first training batch sets them outright
+    ac(x)  # the first training batch sets them outright
     z = ac.standardize(x)
-    assert z[:, 3, 2, 5].std() > 0.9            # the small wiggle now has unit scale
-    assert z.abs().mean() < 0.1                 # the common pattern is gone
+    assert z[:, 3, 2, 5].std() > 0.9  # the small wiggle now has unit scale
+    assert z.abs().mean() < 0.1  # the common pattern is gone
     shifted = x + 1.0
-    for _ in range(50):                         # later batches move them slowly (moving average)
+    for _ in range(50):  # later batches move them slowly (moving average)
         ac(shifted)
     assert 0.3 < float(ac.standardize.mean.mean() - x.mean(0).mean()) < 0.7
-    state = ac.state_dict()                     # checkpoints carry them
+    state = ac.state_dict()  # checkpoints carry them
     assert {"standardize.mean", "standardize.var", "standardize.seen"} <= set(state)
 
 
@@ -250,7 +261,7 @@ def test_standardized_input_lets_the_encoder_see_small_latent_differences():
     for on in (False, True):
         torch.manual_seed(1)
         ac = ActorCritic((16, 8, 8), 3, AgentConfig(channels=[8, 8, 16, 16], lstm=32, standardize_input=on))
-        ac(x)                                   # one training batch (sets the statistics when on)
+        ac(x)  # one training batch (sets the statistics when on)
         features = ac.encoder(ac.standardize(x)).detach()
         spread[on] = float(features.std(0).mean() / features.abs().mean())
     assert spread[True] > 10 * spread[False]

@@ -23,8 +23,7 @@ from jedi_bench.config.games import ATARI100K_GAMES
 
 # Two Human-Optimal games, then two Agent-Optimal ones; 2 runs x 4 games of HNS.
 GAMES = ["Alien", "Amidar", "Assault", "Boxing"]
-MATRIX = np.array([[0.0, 0.5, 1.0, 2.0],
-                   [0.2, 0.3, 1.4, 3.0]])
+MATRIX = np.array([[0.0, 0.5, 1.0, 2.0], [0.2, 0.3, 1.4, 3.0]])
 
 
 def test_hns_is_zero_at_random_and_one_at_human():
@@ -135,9 +134,23 @@ def test_aggregate_table_is_reproducible_and_marks_point_estimates():
 def _write_run(root, method, game, seed, score):
     run = root / method / game / str(seed)
     run.mkdir(parents=True)
-    (run / "scores.json").write_text(json.dumps({
-        "game": game, "method": method, "seed": seed, "preset": "smoke", "env_steps": 1000,
-        "returns": [score], "mean": score, "std": 0.0, "episodes": 1, "wall_time_s": 1.0, "device": "cpu"}))
+    (run / "scores.json").write_text(
+        json.dumps(
+            {
+                "game": game,
+                "method": method,
+                "seed": seed,
+                "preset": "smoke",
+                "env_steps": 1000,
+                "returns": [score],
+                "mean": score,
+                "std": 0.0,
+                "episodes": 1,
+                "wall_time_s": 1.0,
+                "device": "cpu",
+            }
+        )
+    )
     return run
 
 
@@ -189,22 +202,39 @@ def test_scores_without_a_required_key_are_refused(tmp_path):
 
 def profile_json(method, update_ms, frames_per_s, memory_mb, device_name="test-cpu"):
     return {
-        "method": method, "device": {"device": "cpu", "device_name": device_name}, "versions": {},
-        "options": {"batch_size": 32, "bf16": False, "channels_last": False, "compile": False,
-                    "cuda_graphs": False, "preset": "smoke", "repeats": 2},
+        "method": method,
+        "device": {"device": "cpu", "device_name": device_name},
+        "versions": {},
+        "options": {
+            "batch_size": 32,
+            "bf16": False,
+            "channels_last": False,
+            "compile": False,
+            "cuda_graphs": False,
+            "preset": "smoke",
+            "repeats": 2,
+        },
         "parameters": {"denoiser": 10, "total": 20},
-        "timings_ms": {"denoiser_step": update_ms / 4, "reward_end_step": update_ms / 4,
-                       "actor_critic_step": update_ms / 2, "full_update": update_ms},
+        "timings_ms": {
+            "denoiser_step": update_ms / 4,
+            "reward_end_step": update_ms / 4,
+            "actor_critic_step": update_ms / 2,
+            "full_update": update_ms,
+        },
         "sampling": {"frames_per_s": frames_per_s, "ms_per_step": 32_000 / frames_per_s},
-        "peak_memory_mb": memory_mb, "peak_memory_kind": "cpu_peak_rss", "projected_hours_atari100k": 1.5,
+        "peak_memory_mb": memory_mb,
+        "peak_memory_kind": "cpu_peak_rss",
+        "projected_hours_atari100k": 1.5,
     }
 
 
 def test_efficiency_ratios_to_diamond(tmp_path):
     paths = []
-    for name, args in {"diamond": ("diamond", 300.0, 1000.0, 1000.0),
-                       "jedi": ("jedi", 100.0, 5000.0, 400.0),
-                       "other": ("jedi", 50.0, 100.0, 10.0, "another-device")}.items():
+    for name, args in {
+        "diamond": ("diamond", 300.0, 1000.0, 1000.0),
+        "jedi": ("jedi", 100.0, 5000.0, 400.0),
+        "other": ("jedi", 50.0, 100.0, 10.0, "another-device"),
+    }.items():
         paths.append(str(tmp_path / f"{name}.json"))
         (tmp_path / f"{name}.json").write_text(json.dumps(profile_json(*args)))
     extra = profile_json("ae-latent", 200.0, 2000.0, 500.0)

@@ -13,13 +13,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "jedi_bench"
 
 #: each top-level part of the package and its layer: a part may import only parts of lower layers
 LAYERS = {
-    "__init__": 0, "config": 0, "io": 0, "runinfo": 0,
+    "__init__": 0,
+    "config": 0,
+    "io": 0,
+    "runinfo": 0,
     "reference": 1,
-    "data": 1, "diffusion": 1, "nets": 1,
-    "worldmodels": 2, "envs": 2,
+    "data": 1,
+    "diffusion": 1,
+    "nets": 1,
+    "worldmodels": 2,
+    "envs": 2,
     "agent": 3,
-    "train": 4, "analysis": 4,
-    "compute": 5, "diagnostics": 5,
+    "train": 4,
+    "analysis": 4,
+    "compute": 5,
+    "diagnostics": 5,
     "commands": 6,
     "cli": 7,
 }
@@ -41,8 +49,9 @@ def imports(path: Path) -> set[str]:
             found.add(node.module)
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
-                if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists() or \
-                        (PACKAGE.parent / sub.replace(".", "/") / "__init__.py").exists():
+                if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists() or (
+                    PACKAGE.parent / sub.replace(".", "/") / "__init__.py"
+                ).exists():
                     found.add(sub)
     return found
 
@@ -62,13 +71,16 @@ def test_every_part_of_the_package_has_a_layer():
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_imports_go_down_the_layers(module):
     here = part(module)
-    upward = [m for m in GRAPH[module]
-              if part(m) != here and part(m) != "__init__" and LAYERS[part(m)] >= LAYERS[here]]
+    upward = [
+        m
+        for m in GRAPH[module]
+        if part(m) != here and part(m) != "__init__" and LAYERS[part(m)] >= LAYERS[here]
+    ]
     assert not upward, f"{module} (layer {LAYERS[here]}) imports {upward} of the same or a higher layer"
 
 
 def test_no_import_cycles():
-    state: dict[str, int] = {}       # 1: on the current path, 2: done
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles = []
 
     def visit(module: str, path: list[str]) -> None:
@@ -77,7 +89,7 @@ def test_no_import_cycles():
             if dep == module or dep not in GRAPH or dep == "jedi_bench":
                 continue
             if state.get(dep) == 1:
-                cycles.append(path[path.index(dep):] + [dep])
+                cycles.append(path[path.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep, path + [dep])
         state[module] = 2

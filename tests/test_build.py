@@ -69,12 +69,13 @@ def test_a_training_epoch_and_a_profile_run_the_same_updates(tmp_path, calls):
 
     calls.clear()
     report = profile_module.profile("jedi", "cpu", "smoke", 1, 1, SpeedConfig(), progress=False)
-    full_updates = report["warmup"] + 1                    # warm-up calls (the FLOP count first), one timed
+    full_updates = report["warmup"] + 1  # warm-up calls (the FLOP count first), one timed
     assert dict(calls) == {name: n * full_updates for name, n in trained.items()}
     timed = {name.removesuffix("_step") for name in report["timings_ms"] if name != "full_update"}
     assert timed == set(trained)
     assert report["timings_ms"]["full_update"] == pytest.approx(
-        sum(ms for name, ms in report["timings_ms"].items() if name != "full_update"))
+        sum(ms for name, ms in report["timings_ms"].items() if name != "full_update")
+    )
 
 
 def test_profile_times_exactly_the_turns_of_training(monkeypatch):
@@ -90,20 +91,24 @@ def test_profile_times_exactly_the_turns_of_training(monkeypatch):
     cfg = resolve("diamond", "Catch", 0, "smoke", TINY)
     build = build_agent(cfg, torch.device("cpu"), profile_module.NUM_ACTIONS)
     profile_module.full_update(build, 1, torch.device("cpu"))(turns.unmeasured)
-    assert seen == [["denoiser"], ["reward_end"], ["actor_critic"]]     # DIAMOND's blocks, one update each
+    assert seen == [["denoiser"], ["reward_end"], ["actor_critic"]]  # DIAMOND's blocks, one update each
 
 
 def conv_weights(trainer: loop.Trainer) -> list[torch.Tensor]:
     modules = [*trainer.models.wm.modules(), *trainer.models.actor_critic.modules()]
-    return [m.weight for m in modules if isinstance(m, torch.nn.Conv2d) and m.weight.shape[1] > 1
-            and m.weight.shape[2:] != (1, 1)]
+    return [
+        m.weight
+        for m in modules
+        if isinstance(m, torch.nn.Conv2d) and m.weight.shape[1] > 1 and m.weight.shape[2:] != (1, 1)
+    ]
 
 
 def test_channels_last_lays_out_the_trainers_convolutions(tmp_path):
     plain, fast = trainer_of(tmp_path / "a"), trainer_of(tmp_path / "b", "jedi", "speed.channels_last=true")
     try:
-        assert conv_weights(fast) and all(w.is_contiguous(memory_format=torch.channels_last)
-                                          for w in conv_weights(fast))
+        assert conv_weights(fast) and all(
+            w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights(fast)
+        )
         assert not any(w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights(plain))
     finally:
         plain.close()
@@ -144,8 +149,16 @@ def test_cuda_graphs_are_refused_on_a_cpu_before_anything_is_built(tmp_path):
     from jedi_bench.commands.train import train
 
     with pytest.raises(ValueError, match="cuda_graphs needs a CUDA device"):
-        train("jedi", "Catch", 0, "smoke", str(tmp_path / "run"), "cpu", TINY + ["speed.cuda_graphs=true"],
-              progress=False)
+        train(
+            "jedi",
+            "Catch",
+            0,
+            "smoke",
+            str(tmp_path / "run"),
+            "cpu",
+            TINY + ["speed.cuda_graphs=true"],
+            progress=False,
+        )
     assert not (tmp_path / "run").exists()
     cfg = resolve("jedi", "Catch", 0, "smoke", ["speed.cuda_graphs=true"])
     with pytest.raises(ValueError, match="cuda_graphs needs a CUDA device"):

@@ -43,8 +43,8 @@ def test_a_perfect_model_imagines_the_real_returns_and_moves_the_paddle_right():
 def test_real_episodes_hold_both_catches_and_misses():
     obs, acts, final = real_episodes(40, seed=2)
     assert obs.shape == (40, GRID, 3, 64, 64) and acts.shape == (40, GRID - 1)
-    assert (final[::2] == 1.0).all()                 # chased from the top row, every ball is caught
-    assert (final[1::2] == -1.0).sum() >= 10         # random play misses most
+    assert (final[::2] == 1.0).all()  # chased from the top row, every ball is caught
+    assert (final[1::2] == -1.0).sum() >= 10  # random play misses most
 
 
 class MissOnlyRewardEnd(CatchRewardEnd):
@@ -52,7 +52,11 @@ class MissOnlyRewardEnd(CatchRewardEnd):
 
     def forward(self, x, act, x_next, state=None):
         rew_logits, end_logits, state = super().forward(x, act, x_next, state)
-        return torch.where(rew_logits[..., 2:] > 0, rew_logits.roll(-2, dims=-1), rew_logits), end_logits, state
+        return (
+            torch.where(rew_logits[..., 2:] > 0, rew_logits.roll(-2, dims=-1), rew_logits),
+            end_logits,
+            state,
+        )
 
 
 def test_a_reward_model_that_calls_every_catch_a_miss_is_caught_out():
@@ -60,8 +64,8 @@ def test_a_reward_model_that_calls_every_catch_a_miss_is_caught_out():
     oracle.reward_end_model = MissOnlyRewardEnd()
     result = catch_fidelity(oracle, episodes=16, seed=0)
     assert result["reward_catch"] == pytest.approx(-1.0) and result["reward_miss"] == pytest.approx(-1.0)
-    assert result["end_final"] == pytest.approx(1.0)                       # it still knows when episodes end
-    assert result["imagined_return_chase"] == pytest.approx(-1.0)          # so chasing looks as bad as anything
+    assert result["end_final"] == pytest.approx(1.0)  # it still knows when episodes end
+    assert result["imagined_return_chase"] == pytest.approx(-1.0)  # so chasing looks as bad as anything
 
 
 class ActionBlindOracle(CatchOracle):
@@ -87,7 +91,7 @@ def test_the_paddle_check_needs_a_model_that_renders_frames():
 
     tiny = preset("smoke").world_model
     assert make_world_model("ae-latent", tiny, 3).renders_frames
-    assert make_world_model("jedi", tiny, 3).renders_frames                   # through its probe decoder
+    assert make_world_model("jedi", tiny, 3).renders_frames  # through its probe decoder
     blind = make_world_model("jedi", dataclasses.replace(tiny, probe_decoder=False), 3)
     assert not blind.renders_frames
     result = catch_fidelity(blind, episodes=4, seed=0)
@@ -95,7 +99,8 @@ def test_the_paddle_check_needs_a_model_that_renders_frames():
 
 
 class PaddleBlindEncoder(CatchOracle):
-    """Catch's rules, but what the agent reads has the paddle's row blanked out: a latent that lost the paddle."""
+    """Catch's rules, but what the agent reads has the paddle's row blanked out: a latent that lost
+    the paddle."""
 
     def encode(self, obs):
         return torch.cat([obs[..., :-8, :], torch.full_like(obs[..., -8:, :], -1.0)], dim=-2)
@@ -103,8 +108,8 @@ class PaddleBlindEncoder(CatchOracle):
 
 def test_the_probes_see_what_the_agent_input_has_lost():
     result = catch_fidelity(PaddleBlindEncoder(WorldModelConfig(), 3), episodes=4, seed=0)
-    assert 0.85 <= result["probe_ball"] < 1.0     # the ball is lost only on the blanked bottom row
-    assert result["probe_paddle"] <= 0.2          # 1/8 is chance; identical inputs can score below it
+    assert 0.85 <= result["probe_ball"] < 1.0  # the ball is lost only on the blanked bottom row
+    assert result["probe_paddle"] <= 0.2  # 1/8 is chance; identical inputs can score below it
 
 
 class ChasingActorCritic(ActorCritic):
@@ -112,16 +117,17 @@ class ChasingActorCritic(ActorCritic):
 
     def forward(self, x, state=None):
         _, ball_col, paddle_col = parse_frames(x.float())
-        chase = torch.tensor([chase_action(int(b), int(p)) for b, p in zip(ball_col, paddle_col)])
+        pairs = zip(ball_col, paddle_col, strict=True)
+        chase = torch.tensor([chase_action(int(b), int(p)) for b, p in pairs])
         logits = torch.nn.functional.one_hot(chase, 3).float() * 30.0
         return logits, torch.zeros(len(x)), state
 
 
 def test_policy_towards_ball_tells_a_chasing_policy_from_one_that_ignores_its_input():
     oracle = CatchOracle(WorldModelConfig(), 3)
-    untrained = ActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))      # zero heads: uniform
+    untrained = ActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))  # zero heads: uniform
     assert policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=4) == pytest.approx(0.0)
-    with torch.no_grad():                          # blind to its input but preferring right: still about 0
+    with torch.no_grad():  # blind to its input but preferring right: still about 0
         untrained.policy_head.bias.copy_(torch.tensor([0.0, -2.0, 0.5]))
     assert abs(policy_toward_ball(Agent(oracle, untrained, torch.device("cpu")), episodes=64)) < 0.1
     chaser = ChasingActorCritic((3, 64, 64), 3, AgentConfig(channels=[8], lstm=8))

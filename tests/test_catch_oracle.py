@@ -22,9 +22,14 @@ def _random_transitions(episodes: int, seed: int):
             next_obs, reward, done, _, _ = env.step(action)
             rows.append((obs, action, reward, done, next_obs))
             obs = next_obs
-    obs, act, rew, end, nxt = zip(*rows)
-    return (obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(act), torch.tensor(rew),
-            torch.tensor(end), obs_to_tensor(np.stack(nxt), torch.device("cpu")))
+    obs, act, rew, end, nxt = zip(*rows, strict=True)
+    return (
+        obs_to_tensor(np.stack(obs), torch.device("cpu")),
+        torch.tensor(act),
+        torch.tensor(rew),
+        torch.tensor(end),
+        obs_to_tensor(np.stack(nxt), torch.device("cpu")),
+    )
 
 
 def test_parse_and_draw_round_trip_real_frames():
@@ -42,7 +47,7 @@ def test_oracle_predicts_next_frame_reward_and_end_exactly():
     rew_logits, end_logits, _ = oracle.reward_end(obs[:, None], act[:, None], nxt[:, None])
     assert torch.equal(rew_logits[:, 0].argmax(-1) - 1, rew.sign().long())
     assert torch.equal(end_logits[:, 0].argmax(-1).bool(), end)
-    assert rew.ne(0).any() and rew.eq(1).any() and rew.eq(-1).any()    # both outcomes were checked
+    assert rew.ne(0).any() and rew.eq(1).any() and rew.eq(-1).any()  # both outcomes were checked
 
 
 def test_oracle_has_nothing_to_train_and_refuses_other_games():

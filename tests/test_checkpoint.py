@@ -4,6 +4,7 @@ replacement keeping the previous checkpoint (and train's fallback to it), exact 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import random
 import re
@@ -13,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
+from jedi_bench.commands.train import train
+from jedi_bench.config.run import dump_yaml, resolve
 from jedi_bench.envs import make_env
 from jedi_bench.train import checkpoint as ckpt
 from jedi_bench.train.collect import CONTINUE_GAME, EnvRunner
-from jedi_bench.config.run import dump_yaml, resolve
 from jedi_bench.train.run_folder import load_run
-from jedi_bench.commands.train import train
 
 
 def payload() -> dict:
@@ -26,8 +27,12 @@ def payload() -> dict:
     opt = torch.optim.AdamW(model.parameters())
     model(torch.ones(1, 3)).sum().backward()
     opt.step()
-    return {"model": model.state_dict(), "optimizer": opt.state_dict(), "counters": {"epoch": 3},
-            "rng": ckpt.rng_state(np.random.default_rng(5))}
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "counters": {"epoch": 3},
+        "rng": ckpt.rng_state(np.random.default_rng(5)),
+    }
 
 
 def test_round_trip_loads_with_weights_only(tmp_path):
@@ -49,18 +54,24 @@ def test_rng_states_restore_every_generator():
     assert (random.random(), rng.random(), torch.rand(1).item()) == first
 
 
-@pytest.mark.parametrize("content, cause", [
-    (b"", "the file is empty (0 bytes)"),
-    (b"definitely not a checkpoint", "the file is not a torch file (27 bytes, neither a torch zip archive"),
-    (b"\x00" * 100, "the file is not a torch file (100 bytes"),
-])
+@pytest.mark.parametrize(
+    "content, cause",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (
+            b"definitely not a checkpoint",
+            "the file is not a torch file (27 bytes, neither a torch zip archive",
+        ),
+        (b"\x00" * 100, "the file is not a torch file (100 bytes"),
+    ],
+)
 def test_garbage_file_is_a_clear_error_naming_it(tmp_path, content, cause):
     path = tmp_path / "last.pt"
     path.write_bytes(content)
     with pytest.raises(ckpt.CheckpointUnreadableError) as info:
         ckpt.load_checkpoint(path)
     assert str(info.value).startswith(f"checkpoint {path} cannot be loaded: {cause}")
-    assert "weights_only" not in str(info.value)   # torch's advice to load unsafely is not passed on
+    assert "weights_only" not in str(info.value)  # torch's advice to load unsafely is not passed on
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99])
@@ -72,8 +83,10 @@ def test_truncated_checkpoint_is_a_clear_error_in_full(tmp_path, keep):
     with pytest.raises(ValueError) as info:
         ckpt.load_checkpoint(path)
     size = path.stat().st_size
-    assert str(info.value) == (f"checkpoint {path} cannot be loaded: the file is truncated: it starts like a "
-                               f"torch file but its end is missing ({size} bytes)")
+    assert str(info.value) == (
+        f"checkpoint {path} cannot be loaded: the file is truncated: it starts like a "
+        f"torch file but its end is missing ({size} bytes)"
+    )
 
 
 def test_a_damaged_archive_gives_the_whole_cause(tmp_path):
@@ -87,7 +100,7 @@ def test_a_damaged_archive_gives_the_whole_cause(tmp_path):
     message = str(info.value)
     assert message.startswith(f"checkpoint {path} cannot be loaded: the file is damaged (")
     cause = message.split("the file is damaged (", 1)[1]
-    assert re.fullmatch(r"\w+Error: \S.*\)", cause), cause   # torch's reason, named and never empty
+    assert re.fullmatch(r"\w+Error: \S.*\)", cause), cause  # torch's reason, named and never empty
 
 
 def test_a_long_cause_is_given_in_full(tmp_path, monkeypatch):
@@ -120,7 +133,9 @@ def test_foreign_and_future_files_are_refused(tmp_path):
 def test_pickled_objects_are_refused(tmp_path):
     """weights_only: a checkpoint carrying arbitrary Python objects never runs code when loaded."""
     path = tmp_path / "evil.pt"
-    torch.save({"magic": ckpt.MAGIC, "format_version": ckpt.FORMAT_VERSION, "obj": np.random.default_rng(0)}, path)
+    torch.save(
+        {"magic": ckpt.MAGIC, "format_version": ckpt.FORMAT_VERSION, "obj": np.random.default_rng(0)}, path
+    )
     refused = "Python objects that a safe .weights-only. load refuses: Unsupported global: GLOBAL numpy"
     with pytest.raises(ValueError, match=refused):
         ckpt.load_checkpoint(path)
@@ -160,13 +175,26 @@ def test_each_save_keeps_the_checkpoint_it_replaces(tmp_path):
     assert ckpt.load_checkpoint(tmp_path / "previous.pt")["counters"]["epoch"] == 2
 
 
-TINY = ["train.total_env_steps=40", "train.initial_collect_steps=20", "train.initial_collect_max=30",
-        "train.initial_collect_chunk=5", "train.initial_collect_min_rewards=2",
-        "train.collect_steps_per_epoch=10", "train.world_model_updates=1", "train.actor_critic_updates=1",
-        "train.first_epoch_world_model_updates=1", "train.first_epoch_actor_critic_updates=1",
-        "train.final_train_epochs=1", "train.batch_size=2", "agent.batch_size=2", "agent.horizon=2",
-        "train.test_every_epochs=9", "train.final_eval_episodes=2", "train.eval_max_agent_steps=10",
-        "world_model.rew_end_seq_len=6"]
+TINY = [
+    "train.total_env_steps=40",
+    "train.initial_collect_steps=20",
+    "train.initial_collect_max=30",
+    "train.initial_collect_chunk=5",
+    "train.initial_collect_min_rewards=2",
+    "train.collect_steps_per_epoch=10",
+    "train.world_model_updates=1",
+    "train.actor_critic_updates=1",
+    "train.first_epoch_world_model_updates=1",
+    "train.first_epoch_actor_critic_updates=1",
+    "train.final_train_epochs=1",
+    "train.batch_size=2",
+    "agent.batch_size=2",
+    "agent.horizon=2",
+    "train.test_every_epochs=9",
+    "train.final_eval_episodes=2",
+    "train.eval_max_agent_steps=10",
+    "world_model.rew_end_seq_len=6",
+]
 
 
 def damaged_run(tmp_path, previous: bytes | None):
@@ -179,10 +207,13 @@ def damaged_run(tmp_path, previous: bytes | None):
     return run
 
 
-@pytest.mark.parametrize("previous, says", [
-    (None, "There is no earlier checkpoint (previous.pt) to fall back to"),
-    (b"", "The checkpoint before it cannot be loaded either (the file is empty (0 bytes))"),
-])
+@pytest.mark.parametrize(
+    "previous, says",
+    [
+        (None, "There is no earlier checkpoint (previous.pt) to fall back to"),
+        (b"", "The checkpoint before it cannot be loaded either (the file is empty (0 bytes))"),
+    ],
+)
 def test_train_refuses_a_corrupt_checkpoint_saying_what_to_do(tmp_path, previous, says):
     run = damaged_run(tmp_path, previous)
     with pytest.raises(ValueError) as info:
@@ -217,9 +248,11 @@ def test_train_resumes_from_the_previous_checkpoint_when_the_last_is_damaged(tmp
     capsys.readouterr()
     assert train("ae-latent", "Catch", 0, "smoke", str(run), "cpu", TINY, progress=False) == 0
     err = capsys.readouterr().err
-    assert (f"warning: checkpoint {last} cannot be loaded: the file is truncated: it starts like a torch "
-            f"file but its end is missing (2000 bytes). Resuming from the checkpoint before it, {previous} "
-            f"(epoch {epoch}); the damaged file is kept as {last}.damaged.") in err
+    assert (
+        f"warning: checkpoint {last} cannot be loaded: the file is truncated: it starts like a torch "
+        f"file but its end is missing (2000 bytes). Resuming from the checkpoint before it, {previous} "
+        f"(epoch {epoch}); the damaged file is kept as {last}.damaged."
+    ) in err
     assert (run / "checkpoints" / "last.pt.damaged").read_bytes() == truncated
     a, b = (json.loads((r / "scores.json").read_text()) for r in (whole, run))
     assert a["returns"] == b["returns"] and a["env_steps"] == b["env_steps"]
@@ -228,14 +261,14 @@ def test_train_resumes_from_the_previous_checkpoint_when_the_last_is_damaged(tmp
 
 def test_env_runner_restores_the_exact_env_state():
     """Seed + recorded actions rebuild the env: the restored runner continues with identical frames."""
-    make = lambda: make_env("Catch", 0)
+    make = functools.partial(make_env, "Catch", 0)
     runner = EnvRunner(make, np.random.default_rng(0))
     actions = np.random.default_rng(1)
-    for _ in range(19):                      # two full 7-step episodes and 5 steps into the third
+    for _ in range(19):  # two full 7-step episodes and 5 steps into the third
         runner.step(int(actions.integers(3)))
     state = runner.state_dict()
     assert len(state["events"]) == 5 and CONTINUE_GAME not in state["events"].tolist()
-    restored = EnvRunner(make, copy.deepcopy(runner.rng))   # the trainer restores the rng state with it
+    restored = EnvRunner(make, copy.deepcopy(runner.rng))  # the trainer restores the rng state with it
     restored.load_state_dict(state)
     assert np.array_equal(restored.obs, runner.obs)
     for _ in range(10):
@@ -248,11 +281,11 @@ def test_env_runner_restores_the_exact_env_state():
 def test_env_runner_continues_the_game_after_a_lost_life():
     """Atari (training mode): a lost life ends the episode but the same game continues, and the restore
     replays that continuation instead of starting a new game."""
-    make = lambda: make_env("Breakout", 0)
+    make = functools.partial(make_env, "Breakout", 0)
     runner = EnvRunner(make, np.random.default_rng(0))
     steps = 0
     while CONTINUE_GAME not in runner.events and steps < 3000:
-        runner.step(1 if steps % 20 == 0 else 0)    # FIRE now and then, otherwise idle: lives get lost
+        runner.step(1 if steps % 20 == 0 else 0)  # FIRE now and then, otherwise idle: lives get lost
         steps += 1
     assert CONTINUE_GAME in runner.events
     for _ in range(3):
@@ -266,7 +299,7 @@ def test_env_runner_continues_the_game_after_a_lost_life():
 def test_env_runner_hands_over_the_frame_each_episode_ended_on():
     """The step that ends an episode comes with the frame its action led to (the replay's final row),
     while the runner already holds the first frame of the next episode."""
-    make = lambda: make_env("Catch", 0)
+    make = functools.partial(make_env, "Catch", 0)
     runner = EnvRunner(make, np.random.default_rng(0))
     runner.start_new_game()
     twin = make()

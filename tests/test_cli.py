@@ -54,7 +54,7 @@ def test_each_default_is_stated_once_in_its_options_entry_with_its_value(name):
         shown = formatter._get_help_string(action)
         entries[action.dest] = " ".join(formatter._expand_help(action).split())
         assert entries[action.dest].count("default") <= 1, entries[action.dest]
-        if "%(default)" in shown:                            # appended by the formatter: the value itself
+        if "%(default)" in shown:  # appended by the formatter: the value itself
             assert f"(default: {action.default})" in entries[action.dest] and entries[action.dest] in text
     assert text.count("default") == sum(entry.count("default") for entry in entries.values())
 

@@ -32,7 +32,7 @@ def test_from_dict_rebuilds_every_preset(name):
     cfg = resolve("ae-latent", "Catch", 3, name, overrides)
     back = from_dict(stored(cfg))
     assert back == cfg and dump_yaml(back) == dump_yaml(cfg)
-    assert math.isinf(back.world_model.diffusion.s_tmax)          # YAML's .inf comes back as a float
+    assert math.isinf(back.world_model.diffusion.s_tmax)  # YAML's .inf comes back as a float
 
 
 def test_missing_keys_and_sections_take_their_defaults():
@@ -52,18 +52,23 @@ def test_unknown_keys_are_all_named_with_the_keys_their_section_has():
         from_dict(data)
     text = str(err.value)
     assert text.startswith("unknown config keys: ")
-    for key in ("'trian' (the top level has method, game",
-                "'train.batchsize' (section train has total_env_steps",
-                "'world_model.diffusion.steps' (section world_model.diffusion has sigma_data"):
+    for key in (
+        "'trian' (the top level has method, game",
+        "'train.batchsize' (section train has total_env_steps",
+        "'world_model.diffusion.steps' (section world_model.diffusion has sigma_data",
+    ):
         assert key in text, text
     assert "remove or rename them" in text
 
 
-@pytest.mark.parametrize("data, match", [
-    ([1, 2], "a run config must be a mapping"),
-    ({"train": 3}, "config section train must be a mapping of keys, got 3"),
-    ({"world_model": {"diffusion": None}}, "config section world_model.diffusion must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ([1, 2], "a run config must be a mapping"),
+        ({"train": 3}, "config section train must be a mapping of keys, got 3"),
+        ({"world_model": {"diffusion": None}}, "config section world_model.diffusion must be a mapping"),
+    ],
+)
 def test_malformed_configs_are_refused(data, match):
     with pytest.raises(ValueError, match=match):
         from_dict(data)
@@ -76,15 +81,18 @@ def test_a_stored_config_with_a_key_this_code_lacks_is_compared_as_stored():
     assert stored_config_differences(data, cfg) == ["train.retired_option (stored 1, requested '<missing>')"]
 
 
-@pytest.mark.parametrize("override, match", [
-    ("train.batch_size", "expected KEY=VALUE"),
-    ("train.batchsize=3", r"unknown config key 'train.batchsize'; train has total_env_steps"),
-    ("trian.batch_size=3", r"unknown config section 'trian'; the top level has method"),
-    ("train.batch_size.x=3", r"'train.batch_size' is a value, not a section"),
-    ("world_model.diffusion=3", "is a section, set its keys instead"),
-    ("speed.bf16=1", "speed.bf16 expects true/false"),
-    ("train.batch_size=2.5", "train.batch_size expects int, got float"),
-])
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("train.batch_size", "expected KEY=VALUE"),
+        ("train.batchsize=3", r"unknown config key 'train.batchsize'; train has total_env_steps"),
+        ("trian.batch_size=3", r"unknown config section 'trian'; the top level has method"),
+        ("train.batch_size.x=3", r"'train.batch_size' is a value, not a section"),
+        ("world_model.diffusion=3", "is a section, set its keys instead"),
+        ("speed.bf16=1", "speed.bf16 expects true/false"),
+        ("train.batch_size=2.5", "train.batch_size expects int, got float"),
+    ],
+)
 def test_bad_overrides_say_what_is_wrong(override, match):
     with pytest.raises(ValueError, match=match):
         apply_overrides(preset("smoke"), [override])
@@ -96,18 +104,23 @@ def test_an_int_sets_a_float_key():
 
 def test_cuda_graphs_fail_on_a_known_non_cuda_device():
     cuda_graphs = ["speed.cuda_graphs=true"]
-    resolve("jedi", "Catch", 0, "smoke", cuda_graphs)                   # the device is not known here
-    for check in (lambda: resolve("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu"),
-                  lambda: resolve_run_config("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu")):
+    resolve("jedi", "Catch", 0, "smoke", cuda_graphs)  # the device is not known here
+    for check in (
+        lambda: resolve("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu"),
+        lambda: resolve_run_config("jedi", "Catch", 0, "smoke", cuda_graphs, device="cpu"),
+    ):
         with pytest.raises(ValueError, match=r"cuda_graphs needs a CUDA device.*speed.cuda_graphs=false"):
             check()
     assert resolve_run_config("jedi", "Catch", 0, "smoke", cuda_graphs, device="cuda:1").speed.cuda_graphs
 
 
 def test_compile_fails_where_torch_compile_cannot_work(monkeypatch):
-    with pytest.raises(ValueError, match=r"speed.compile is on, but torch.compile cannot work on device "
-                                         r"'cpu' here: no compiler\. Turn it off \(train: --set "
-                                         r"speed.compile=false"):
+    with pytest.raises(
+        ValueError,
+        match=r"speed.compile is on, but torch.compile cannot work on device "
+        r"'cpu' here: no compiler\. Turn it off \(train: --set "
+        r"speed.compile=false",
+    ):
         check_speed(SpeedConfig(compile=True), "cpu", compile_problem="no compiler")
     check_speed(SpeedConfig(compile=False), "cpu", compile_problem="no compiler")
 
@@ -120,7 +133,7 @@ def test_compile_fails_where_torch_compile_cannot_work(monkeypatch):
     assert "needs a C++ compiler" in compile_problem("cpu")
     with pytest.raises(ValueError, match="install g\\+\\+"):
         resolve_run_config("jedi", "Catch", 0, "smoke", ["speed.compile=true"], device="cpu")
-    resolve_run_config("jedi", "Catch", 0, "smoke", ["speed.compile=true"])   # no device: nothing to probe
+    resolve_run_config("jedi", "Catch", 0, "smoke", ["speed.compile=true"])  # no device: nothing to probe
 
 
 def test_the_validation_path_checks_methods_and_values():
@@ -145,6 +158,14 @@ def test_the_train_command_refuses_cuda_graphs_on_the_cpu_before_any_work(tmp_pa
     from jedi_bench.commands.train import train
 
     with pytest.raises(ValueError, match="speed.cuda_graphs needs a CUDA device, but the device is 'cpu'"):
-        train("jedi", "Catch", 0, "smoke", str(tmp_path / "run"), "cpu", ["speed.cuda_graphs=true"],
-              progress=False)
+        train(
+            "jedi",
+            "Catch",
+            0,
+            "smoke",
+            str(tmp_path / "run"),
+            "cpu",
+            ["speed.cuda_graphs=true"],
+            progress=False,
+        )
     assert not (tmp_path / "run").exists()

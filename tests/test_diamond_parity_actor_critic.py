@@ -17,8 +17,8 @@ from diamond_reference import ATOL, load_cases, load_weights, num_actions, u8_to
 from jedi_bench.agent.imagination import ImaginationLoop
 from jedi_bench.agent.losses import actor_critic_loss
 from jedi_bench.agent.returns import lambda_returns
-from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.config.run import AgentConfig
+from jedi_bench.nets.actor_critic import ActorCritic
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
 
 
@@ -46,6 +46,7 @@ def assert_close(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
 
 # -- the network ------------------------------------------------------------------------------------------
 
+
 def test_diamond_weights_fit_with_diamonds_parameter_count(weights):
     parts = split_diamond_state_dict(weights)["actor_critic"]
     ac = ActorCritic((3, 64, 64), num_actions(weights), AgentConfig())
@@ -69,28 +70,43 @@ def test_stepping_from_a_zero_state(cases, weights):
 
 # -- lambda-returns -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lam_key, want_key", [("lambda/lambda", "lambda/returns"),
-                                               (None, "lambda/returns_lambda0")])
+
+@pytest.mark.parametrize(
+    "lam_key, want_key", [("lambda/lambda", "lambda/returns"), (None, "lambda/returns_lambda0")]
+)
 def test_lambda_returns(cases, lam_key, want_key):
     lam = float(cases[lam_key]) if lam_key else 0.0
-    got = lambda_returns(cases["lambda/rew"], cases["lambda/end"], cases["lambda/trunc"],
-                         cases["lambda/val_bootstrap"], float(cases["lambda/gamma"]), lam)
+    got = lambda_returns(
+        cases["lambda/rew"],
+        cases["lambda/end"],
+        cases["lambda/trunc"],
+        cases["lambda/val_bootstrap"],
+        float(cases["lambda/gamma"]),
+        lam,
+    )
     assert_close(got, cases[want_key], want_key)
 
 
 # -- the whole loss through the imagination loop ------------------------------------------------------------
+
 
 class ScriptedEnv:
     """The environment of DIAMOND's recorded loss case: it returns what DIAMOND's loop got, whatever the
     actions; envs that die at step t come with that step's final and burn-in observations."""
 
     def __init__(self, cases: dict[str, torch.Tensor]):
-        self.obs = u8_to_float(cases["ac_loss/env_obs_seq_u8"])             # [T+1, B, C, H, W]
+        self.obs = u8_to_float(cases["ac_loss/env_obs_seq_u8"])  # [T+1, B, C, H, W]
         self.rew, self.end, self.trunc = (cases[f"ac_loss/env_{k}"] for k in ("rew", "end", "trunc"))
-        self.final = {k.rsplit("/t", 1)[1]: u8_to_float(v) for k, v in cases.items()
-                      if k.startswith("ac_loss/env_final_observation_u8/")}
-        self.burnin = {k.rsplit("/t", 1)[1]: u8_to_float(v) for k, v in cases.items()
-                       if k.startswith("ac_loss/env_burnin_obs_u8/")}
+        self.final = {
+            k.rsplit("/t", 1)[1]: u8_to_float(v)
+            for k, v in cases.items()
+            if k.startswith("ac_loss/env_final_observation_u8/")
+        }
+        self.burnin = {
+            k.rsplit("/t", 1)[1]: u8_to_float(v)
+            for k, v in cases.items()
+            if k.startswith("ac_loss/env_burnin_obs_u8/")
+        }
         self.num_envs = self.obs.shape[1]
         self.t = 0
 
@@ -142,12 +158,21 @@ def test_the_scripted_env_is_the_recorded_one(cases):
     env = ScriptedEnv(cases)
     dead_steps = sorted(int(t) for t in env.final)
     assert dead_steps == sorted(set(torch.nonzero((env.end + env.trunc) > 0)[:, 0].tolist()))
-    assert env.trunc.sum() > 0 and env.end.sum() > 0          # the case exercises both kinds of death
+    assert env.trunc.sum() > 0 and env.end.sum() > 0  # the case exercises both kinds of death
 
 
-@pytest.mark.parametrize("field, key", [("act", "act"), ("rew", "rew"), ("end", "end"), ("trunc", "trunc"),
-                                        ("logits", "logits_act"), ("val", "val"),
-                                        ("val_bootstrap", "val_bootstrap")])
+@pytest.mark.parametrize(
+    "field, key",
+    [
+        ("act", "act"),
+        ("rew", "rew"),
+        ("end", "end"),
+        ("trunc", "trunc"),
+        ("logits", "logits_act"),
+        ("val", "val"),
+        ("val_bootstrap", "val_bootstrap"),
+    ],
+)
 def test_loop_outputs(loss_case, cases, field, key):
     rollout = loss_case[0]
     want = cases[f"ac_loss/loop/{key}"]
@@ -163,18 +188,22 @@ def test_loop_observations_are_the_env_sequence(loss_case, cases):
 def test_lambda_returns_of_the_loop(loss_case, cases):
     rollout = loss_case[0]
     cfg = AgentConfig()
-    got = lambda_returns(rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap,
-                         cfg.gamma, cfg.lambda_)
+    got = lambda_returns(
+        rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap, cfg.gamma, cfg.lambda_
+    )
     assert_close(got, cases["ac_loss/lambda_returns"], "lambda_returns")
 
 
-@pytest.mark.parametrize("metric, key, scale", [
-    ("policy_loss", "loss_actions", 1.0),
-    ("value_loss", "loss_values", 1.0),
-    ("entropy_loss", "loss_entropy", 1.0),
-    ("loss", "loss_total", 1.0),
-    ("entropy", "policy_entropy_bits", 1 / math.log(2)),
-])
+@pytest.mark.parametrize(
+    "metric, key, scale",
+    [
+        ("policy_loss", "loss_actions", 1.0),
+        ("value_loss", "loss_values", 1.0),
+        ("entropy_loss", "loss_entropy", 1.0),
+        ("loss", "loss_total", 1.0),
+        ("entropy", "policy_entropy_bits", 1 / math.log(2)),
+    ],
+)
 def test_loss_pieces(loss_case, cases, metric, key, scale):
     metrics = loss_case[2]
     assert abs(metrics[metric] * scale - cases[f"ac_loss/{key}"].item()) <= ATOL, metric
@@ -185,8 +214,10 @@ def test_loss_is_the_returned_tensor(loss_case, cases):
     assert_close(loss, cases["ac_loss/loss_total"], "loss_total")
 
 
-@pytest.mark.parametrize("param, key", [("actor_linear", "grad_actor_linear_weight"),
-                                        ("critic_linear", "grad_critic_linear_weight")])
+@pytest.mark.parametrize(
+    "param, key",
+    [("actor_linear", "grad_actor_linear_weight"), ("critic_linear", "grad_critic_linear_weight")],
+)
 def test_gradients(loss_case, cases, param, key):
     ac = loss_case[3]
     assert_close(getattr(ac, param).weight.grad, cases[f"ac_loss/{key}"], key)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from diamond_reference import load_env_frames
-from jedi_bench.envs import atari, make_env
 from jedi_bench.config.run import EnvConfig
+from jedi_bench.envs import atari, make_env
 
 SEED = 0  # the reference run's reset(seed=0)
 
@@ -40,8 +40,9 @@ def _make(game: str, ref: dict, test_mode: bool):
     spec = ref["spec"]
     assert float(spec.get("repeat_action_probability", 0.0)) == 0.0, "the suite never uses sticky actions"
     frames = int(spec.get("max_num_frames_per_episode", EnvConfig().max_episode_frames))
-    env = make_env(game, SEED, test_mode=test_mode,
-                   cfg=EnvConfig(max_episode_frames=frames, size=ref["obs"].shape[1]))
+    env = make_env(
+        game, SEED, test_mode=test_mode, cfg=EnvConfig(max_episode_frames=frames, size=ref["obs"].shape[1])
+    )
     assert env.action_space.n == len(ref["action_meanings"])
     assert list(env.unwrapped.get_action_meanings()) == list(ref["action_meanings"])
     return env
@@ -103,7 +104,7 @@ def test_replay_matches_diamond_step_by_step(game):
         _assert_frame(obs, ref["obs"][i + 1], where)
     assert resets == list(ref["reset_after_step"])
     assert len(finals) == len(ref["final_obs_before_reset"])
-    for k, (final, expected) in enumerate(zip(finals, ref["final_obs_before_reset"])):
+    for k, (final, expected) in enumerate(zip(finals, ref["final_obs_before_reset"], strict=True)):
         _assert_frame(final, expected, f"{game} final observation {k}")
 
 
@@ -113,7 +114,7 @@ def test_training_mode_ends_episodes_where_diamond_does(game):
     unchanged."""
     ref = _reference(game)
     env = _make(game, ref, test_mode=False)
-    obs, _ = env.reset()                       # the seed given at construction
+    obs, _ = env.reset()  # the seed given at construction
     _assert_frame(obs, ref["obs"][0], f"{game} reset frame")
     for i, action in enumerate(ref["actions"]):
         obs, reward, terminated, truncated, info = env.step(int(action))

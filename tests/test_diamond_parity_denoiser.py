@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from diamond_reference import ATOL, QUANT_STEP, load_cases, load_weights, num_actions, u8_to_float
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.diffusion.edm import preconditioners
 from jedi_bench.diffusion.sampler import karras_sigmas
 from jedi_bench.worldmodels import make_world_model
-from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
 
 
@@ -28,8 +28,9 @@ def cases():
 def diamond_model(context: int, extra_ar_targets: int = 1):
     """The suite's ``diamond`` world model at DIAMOND's Atari sizes, holding DIAMOND's reference weights."""
     weights = load_weights()
-    wm = make_world_model("diamond", WorldModelConfig(context=context, extra_ar_targets=extra_ar_targets),
-                          num_actions(weights))
+    wm = make_world_model(
+        "diamond", WorldModelConfig(context=context, extra_ar_targets=extra_ar_targets), num_actions(weights)
+    )
     parts = split_diamond_state_dict(weights)
     load_diamond_weights(wm.denoiser, parts["denoiser"], "denoiser")
     return wm.eval()
@@ -85,8 +86,9 @@ def replay_draws(monkeypatch, draws: list[torch.Tensor]) -> None:
     def next_draw(shape):
         assert queue, "the loss drew more random numbers than DIAMOND's"
         draw = queue.pop(0)
-        assert tuple(draw.shape) == tuple(shape), \
+        assert tuple(draw.shape) == tuple(shape), (
             f"draw of shape {tuple(shape)}, DIAMOND drew {tuple(draw.shape)}"
+        )
         return draw.clone()
 
     def randn(*size, **kwargs):
@@ -107,12 +109,21 @@ def test_training_loss(cases, monkeypatch):
     context = t - steps
     wm = diamond_model(context, extra_ar_targets=steps - 1).train()
     obs = torch.where(mask[:, :, None, None, None], u8_to_float(obs_u8), torch.zeros(()))
-    batch = Batch(obs=obs, act=act, rew=torch.zeros(b, t), end=torch.zeros(b, t, dtype=torch.bool),
-                  trunc=torch.zeros(b, t, dtype=torch.bool), mask=mask,
-                  final=torch.zeros(b, t, dtype=torch.bool))
-    draws = [cases[f"loss/step{i}/{name}"] for i in range(steps) for name in ("randn_sigma", "randn_offset",
-                                                                           "randn_noise")]
-    left = replay_draws(monkeypatch, draws + draws)          # once for the steps, once for the loss
+    batch = Batch(
+        obs=obs,
+        act=act,
+        rew=torch.zeros(b, t),
+        end=torch.zeros(b, t, dtype=torch.bool),
+        trunc=torch.zeros(b, t, dtype=torch.bool),
+        mask=mask,
+        final=torch.zeros(b, t, dtype=torch.bool),
+    )
+    draws = [
+        cases[f"loss/step{i}/{name}"]
+        for i in range(steps)
+        for name in ("randn_sigma", "randn_offset", "randn_noise")
+    ]
+    left = replay_draws(monkeypatch, draws + draws)  # once for the steps, once for the loss
     steps_run = wm.denoiser_steps(batch)
     for i, (result, step_loss) in enumerate(steps_run):
         torch.testing.assert_close(result.sigma, cases[f"loss/step{i}/sigma"], atol=ATOL, rtol=0)
@@ -122,15 +133,17 @@ def test_training_loss(cases, monkeypatch):
     assert not left, "the loss drew fewer random numbers than DIAMOND's"
     torch.testing.assert_close(loss, cases["loss/loss"], atol=ATOL, rtol=0)
     loss.backward()
-    torch.testing.assert_close(wm.denoiser.conv_out.weight.grad, cases["loss/grad_conv_out_weight"],
-                               atol=ATOL, rtol=0)
+    torch.testing.assert_close(
+        wm.denoiser.conv_out.weight.grad, cases["loss/grad_conv_out_weight"], atol=ATOL, rtol=0
+    )
 
 
 def test_sigma_schedule(cases):
     sigmas = cases["sample/sigmas"]
     cfg = WorldModelConfig().diffusion
-    torch.testing.assert_close(karras_sigmas(len(sigmas) - 1, cfg.sigma_min, cfg.sigma_max, cfg.rho), sigmas,
-                               atol=0, rtol=0)
+    torch.testing.assert_close(
+        karras_sigmas(len(sigmas) - 1, cfg.sigma_min, cfg.sigma_max, cfg.rho), sigmas, atol=0, rtol=0
+    )
 
 
 def test_sampling(cases):
@@ -140,9 +153,13 @@ def test_sampling(cases):
     wm = diamond_model(prev_obs.shape[1])
     wm.cfg.diffusion.num_steps = steps
     seen_x, seen_denoised = [], []
-    x = wm.sample_next(prev_obs, prev_act, noise=trajectory[:, 0],
-                       on_step=lambda x, d: (seen_x.append(x), seen_denoised.append(d)))
-    flipped = torch.zeros_like(x, dtype=torch.bool)       # elements whose estimate landed one step away
+    x = wm.sample_next(
+        prev_obs,
+        prev_act,
+        noise=trajectory[:, 0],
+        on_step=lambda x, d: (seen_x.append(x), seen_denoised.append(d)),
+    )
+    flipped = torch.zeros_like(x, dtype=torch.bool)  # elements whose estimate landed one step away
     for k in range(steps):
         assert_quantised_close(seen_denoised[k], per_step[:, k])
         flipped |= (seen_denoised[k] - per_step[:, k]).abs() > ATOL

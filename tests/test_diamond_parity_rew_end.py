@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from diamond_reference import ATOL, load_cases, load_weights, num_actions, u8_to_float
-from jedi_bench.data.batch import Batch
-from jedi_bench.worldmodels.reward_end import reward_end_predictions
-from jedi_bench.worldmodels import make_world_model
 from jedi_bench.config.world_model import WorldModelConfig
+from jedi_bench.data.batch import Batch
+from jedi_bench.worldmodels import make_world_model
 from jedi_bench.worldmodels.diamond_checkpoint import load_diamond_weights, split_diamond_state_dict
+from jedi_bench.worldmodels.reward_end import reward_end_predictions
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,9 @@ def cases():
 def wm():
     weights = load_weights()
     model = make_world_model("diamond", WorldModelConfig(), num_actions(weights))
-    load_diamond_weights(model.reward_end_model, split_diamond_state_dict(weights)["reward_end"],
-                         "reward/end")
+    load_diamond_weights(
+        model.reward_end_model, split_diamond_state_dict(weights)["reward_end"], "reward/end"
+    )
     return model.eval()
 
 
@@ -55,8 +56,9 @@ def test_stepwise_forward_carries_the_state(wm, cases):
     state, rews, ends = None, [], []
     with torch.no_grad():
         for t in range(act.shape[1]):
-            rew, end, state = wm.reward_end(frames[:, t:t + 1], act[:, t:t + 1], frames[:, t + 1:t + 2],
-                                            state)
+            rew, end, state = wm.reward_end(
+                frames[:, t : t + 1], act[:, t : t + 1], frames[:, t + 1 : t + 2], state
+            )
             rews.append(rew)
             ends.append(end)
     assert_outputs((torch.cat(rews, 1), torch.cat(ends, 1), state), cases, "stepwise")
@@ -66,8 +68,9 @@ def test_forward_from_a_nonzero_state(wm, cases):
     frames = u8_to_float(cases["seq/frames_u8"])
     state = (cases["from_state/hx0"], cases["from_state/cx0"])
     with torch.no_grad():
-        assert_outputs(wm.reward_end(frames[:, :-1], cases["seq/act"], frames[:, 1:], state), cases,
-                       "from_state")
+        assert_outputs(
+            wm.reward_end(frames[:, :-1], cases["seq/act"], frames[:, 1:], state), cases, "from_state"
+        )
 
 
 def diamond_loss_batch(cases) -> Batch:
@@ -76,14 +79,22 @@ def diamond_loss_batch(cases) -> Batch:
     mask, end = cases["loss/mask_padding"].clone(), cases["loss/end"].bool()
     obs = torch.where(mask[:, :, None, None, None], u8_to_float(cases["loss/obs_u8"]), torch.zeros(()))
     final = torch.zeros_like(mask)
-    finals = iter(u8_to_float(cases[k])
-                  for k in sorted(k for k in cases if k.startswith("loss/final_observation")))
+    finals = iter(
+        u8_to_float(cases[k]) for k in sorted(k for k in cases if k.startswith("loss/final_observation"))
+    )
     for b in range(mask.shape[0]):
         if end[b].any():
             e = int(end[b].nonzero()[0]) + 1
             obs[b, e], final[b, e], mask[b, e] = next(finals), True, True
-    return Batch(obs=obs, act=cases["loss/act"], rew=cases["loss/rew"], end=end,
-                 trunc=cases["loss/trunc"].bool(), mask=mask, final=final)
+    return Batch(
+        obs=obs,
+        act=cases["loss/act"],
+        rew=cases["loss/rew"],
+        end=end,
+        trunc=cases["loss/trunc"].bool(),
+        mask=mask,
+        final=final,
+    )
 
 
 def test_loss(wm, cases):
@@ -98,6 +109,6 @@ def test_loss(wm, cases):
     for name, logits, target in (("rew", p.rew_logits, p.rew_target), ("end", p.end_logits, p.end_target)):
         expected = cases[f"loss/confusion_{name}"].long()
         confusion = torch.zeros_like(expected)
-        for true, predicted in zip(target[p.valid], logits[p.valid].argmax(-1)):
+        for true, predicted in zip(target[p.valid], logits[p.valid].argmax(-1), strict=True):
             confusion[true, predicted] += 1
         assert torch.equal(confusion, expected), (name, confusion, expected)

@@ -14,10 +14,10 @@ from jedi_bench.diffusion.sampler import karras_sigmas, sample
 def test_preconditioners_match_closed_forms_with_offset_noise(sigma):
     sd, off = 0.5, 0.3
     pc = preconditioners(torch.tensor([sigma]), sd, off)
-    s = math.sqrt(sigma ** 2 + off ** 2)
-    assert pc.c_in.item() == pytest.approx(1 / math.sqrt(s ** 2 + sd ** 2), rel=1e-5)
-    assert pc.c_skip.item() == pytest.approx(sd ** 2 / (s ** 2 + sd ** 2), rel=1e-5)
-    assert pc.c_out.item() == pytest.approx(s * sd / math.sqrt(s ** 2 + sd ** 2), rel=1e-5)
+    s = math.sqrt(sigma**2 + off**2)
+    assert pc.c_in.item() == pytest.approx(1 / math.sqrt(s**2 + sd**2), rel=1e-5)
+    assert pc.c_skip.item() == pytest.approx(sd**2 / (s**2 + sd**2), rel=1e-5)
+    assert pc.c_out.item() == pytest.approx(s * sd / math.sqrt(s**2 + sd**2), rel=1e-5)
     assert pc.c_noise.item() == pytest.approx(math.log(s) / 4, rel=1e-5)
     assert pc.c_in.shape == (1, 1, 1, 1) and pc.c_noise.shape == (1,)
 
@@ -32,10 +32,14 @@ def test_c_skip_tends_to_one_and_c_out_to_zero_without_offset_noise():
     assert with_offset.c_skip.item() == pytest.approx(0.25 / 0.34, rel=1e-5)
 
 
-@pytest.mark.parametrize("cfg", [
-    DiffusionConfig(),
-    DiffusionConfig(train_log_mean=0.5, train_log_std=0.6, train_sigma_min=1e-2, train_sigma_max=50.0),
-], ids=["default", "other"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        DiffusionConfig(),
+        DiffusionConfig(train_log_mean=0.5, train_log_std=0.6, train_sigma_min=1e-2, train_sigma_max=50.0),
+    ],
+    ids=["default", "other"],
+)
 def test_train_sigma_is_log_normal_with_the_configured_mean_and_std_and_clipped(cfg):
     """(DIAMOND's own values, log-mean -0.4 and log-std 1.2, are pinned by the parity test of its training
     loss, which replays its draws.)"""
@@ -116,6 +120,10 @@ def test_the_first_denoiser_call_sees_the_initial_unit_noise_unscaled():
     """DIAMOND's start: the initial N(0, I) noise, not noise scaled by sigma_max."""
     noise = torch.randn(2, 3, 4, 4)
     seen = []
-    sample(lambda x, s: seen.append(x.clone()) or torch.zeros_like(x), (2, 3, 4, 4), DiffusionConfig(),
-           noise=noise)
+    sample(
+        lambda x, s: seen.append(x.clone()) or torch.zeros_like(x),
+        (2, 3, 4, 4),
+        DiffusionConfig(),
+        noise=noise,
+    )
     assert torch.equal(seen[0], noise)

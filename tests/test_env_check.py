@@ -11,7 +11,7 @@ from jedi_bench.commands.env_check import env_check, run_random_policy
 def test_env_check_on_catch_prints_every_finished_episode(capsys):
     assert main(["env-check", "--game", "Catch", "--steps", "50", "--seed", "1"]) == 0
     out = capsys.readouterr().out
-    assert "finished episodes: 7" in out                      # 7 steps per Catch episode
+    assert "finished episodes: 7" in out  # 7 steps per Catch episode
     returns = re.search(r"episode returns: (.*)", out).group(1).split(", ")
     assert len(returns) == 7 and set(returns) <= {"1", "-1"}
     assert "action-set size: 3" in out

@@ -12,10 +12,32 @@ from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB
 
 # Sizes of the games' minimal action sets (the ALE's getMinimalActionSet, as used by every Atari100k paper).
 MINIMAL_ACTIONS = {
-    "Alien": 18, "Amidar": 10, "Assault": 7, "Asterix": 9, "BankHeist": 18, "BattleZone": 18, "Boxing": 18,
-    "Breakout": 4, "ChopperCommand": 18, "CrazyClimber": 9, "DemonAttack": 6, "Freeway": 3, "Frostbite": 18,
-    "Gopher": 8, "Hero": 18, "Jamesbond": 18, "Kangaroo": 18, "Krull": 18, "KungFuMaster": 14, "MsPacman": 9,
-    "Pong": 6, "PrivateEye": 18, "Qbert": 6, "RoadRunner": 18, "Seaquest": 18, "UpNDown": 6,
+    "Alien": 18,
+    "Amidar": 10,
+    "Assault": 7,
+    "Asterix": 9,
+    "BankHeist": 18,
+    "BattleZone": 18,
+    "Boxing": 18,
+    "Breakout": 4,
+    "ChopperCommand": 18,
+    "CrazyClimber": 9,
+    "DemonAttack": 6,
+    "Freeway": 3,
+    "Frostbite": 18,
+    "Gopher": 8,
+    "Hero": 18,
+    "Jamesbond": 18,
+    "Kangaroo": 18,
+    "Krull": 18,
+    "KungFuMaster": 14,
+    "MsPacman": 9,
+    "Pong": 6,
+    "PrivateEye": 18,
+    "Qbert": 6,
+    "RoadRunner": 18,
+    "Seaquest": 18,
+    "UpNDown": 6,
 }
 BREAKOUT_FIRE, NOOP = 1, 0
 
@@ -25,6 +47,7 @@ def frame(env) -> int:
 
 
 # --- Atari: protocol settings -----------------------------------------------------------------------------
+
 
 def test_every_game_builds_with_minimal_action_set_and_64x64_rgb():
     assert set(MINIMAL_ACTIONS) == set(ATARI100K_GAMES)
@@ -44,7 +67,7 @@ def test_sticky_actions_off_and_default_frame_cap():
     ale = env.unwrapped.ale
     assert ale.getFloat("repeat_action_probability") == 0.0
     assert ale.getInt("max_num_frames_per_episode") == 108_000
-    assert env.unwrapped._frameskip == 1       # ALE steps one frame; the frame skip is the wrapper's
+    assert env.unwrapped._frameskip == 1  # ALE steps one frame; the frame skip is the wrapper's
 
 
 def test_frame_skip_advances_four_emulator_frames_per_agent_step():
@@ -60,7 +83,7 @@ def test_observation_is_area_resize_of_max_over_last_two_raw_frames():
     env = make_env("Breakout", seed=3)
     ale = env.unwrapped.ale
     env.reset()
-    for _ in range(12):                       # launch the ball so consecutive frames differ
+    for _ in range(12):  # launch the ball so consecutive frames differ
         env.step(BREAKOUT_FIRE)
     state = ale.cloneState()
     obs, *_ = env.step(NOOP)
@@ -71,7 +94,7 @@ def test_observation_is_area_resize_of_max_over_last_two_raw_frames():
         raw.append(ale.getScreenRGB())
     pooled = cv2.resize(np.maximum(raw[-2], raw[-1]), (64, 64), interpolation=cv2.INTER_AREA)
     last_only = cv2.resize(raw[-1], (64, 64), interpolation=cv2.INTER_AREA)
-    assert not np.array_equal(pooled, last_only)   # the check below can tell pooling from no pooling
+    assert not np.array_equal(pooled, last_only)  # the check below can tell pooling from no pooling
     np.testing.assert_array_equal(obs, pooled)
 
 
@@ -124,7 +147,7 @@ def test_life_loss_is_terminal_in_training_and_reset_continues_the_game():
     frames_at_loss = frame(env)
     obs2, info2 = env.reset()
     assert info2["continued_game"] and info2["lives"] == 4
-    assert frame(env) == frames_at_loss          # no new game, no no-ops
+    assert frame(env) == frames_at_loss  # no new game, no no-ops
     np.testing.assert_array_equal(obs2, obs)
     # The last life ends the game for real; the reset after it starts a new game.
     for lives_left in (3, 2, 1, 0):
@@ -149,8 +172,8 @@ def test_frame_cap_is_reported_as_truncation_not_termination():
     env = make_env("Breakout", seed=1, cfg=EnvConfig(max_episode_frames=cap))
     env.reset()
     start = frame(env)
-    for step in range(1, 100):
-        _, _, terminated, truncated, _ = env.step(NOOP)     # ball never launched: no life is lost
+    for step in range(1, 100):  # noqa: B007 (the step of the cap is checked after the loop)
+        _, _, terminated, truncated, _ = env.step(NOOP)  # ball never launched: no life is lost
         if terminated or truncated:
             break
     assert truncated and not terminated
@@ -188,6 +211,7 @@ def test_unknown_game_and_bad_config_fail_before_building():
 
 def test_explicit_reset_seed_replaces_the_construction_seed_once():
     """``reset(seed=s)`` then plain resets continue the emulator's random stream, as DIAMOND's do."""
+
     def two_resets(env, first_seed):
         first = env.reset(seed=first_seed)[0] if first_seed is not None else env.reset()[0]
         second = env.reset()[0]
@@ -208,7 +232,7 @@ class _ScriptedAle:
         return self.emulator.lives[self.emulator.frame]
 
     def getScreenRGB(self, out):
-        out.fill(self.emulator.frame)      # each raw frame is filled with its own frame number
+        out.fill(self.emulator.frame)  # each raw frame is filled with its own frame number
 
 
 class _ScriptedEmulator(gym.Env):
@@ -241,7 +265,8 @@ def _scripted(lives, end_frame=None):
 
 
 def test_life_loss_means_below_the_lowest_count_since_reset():
-    """DIAMOND's rule: a bonus life (step 1) does not raise the count, so dropping back (step 2) is no loss."""
+    """DIAMOND's rule: a bonus life (step 1) does not raise the count, so dropping back (step 2) is
+    no loss."""
     lives = [3] * 3 + [4] * 3 + [3] * 4 + [2] * 3
     env = _scripted(lives)
     assert [env.step(0)[4]["life_loss"] for _ in range(3)] == [False, False, True]
@@ -249,9 +274,10 @@ def test_life_loss_means_below_the_lowest_count_since_reset():
 
 @pytest.mark.parametrize("end_frame, expected", [(6, 4), (8, 7), (4, 3)])
 def test_game_end_inside_the_skip_pools_only_frames_captured_before_it(end_frame, expected):
-    """Steps cover raw frames 1-4, 5-8; the frame of the end is not captured, the previous pooled one stays."""
+    """Steps cover raw frames 1-4, 5-8; the frame of the end is not captured, the previous pooled one
+    stays."""
     env = _scripted([1] * 9, end_frame)
-    for step in range(2):
+    for _ in range(2):
         obs, reward, terminated, _, _ = env.step(0)
         if terminated:
             break
@@ -261,12 +287,13 @@ def test_game_end_inside_the_skip_pools_only_frames_captured_before_it(end_frame
 
 # --- Catch ------------------------------------------------------------------------------------------------
 
+
 def _positions(obs):
     """(ball row, ball col, paddle col) read back from the pixels (one pixel per cell is enough)."""
-    cells = obs[CELL // 2::CELL, CELL // 2::CELL]
-    (ball_r, ball_c), = np.argwhere((cells == BALL_RGB).all(axis=-1))
+    cells = obs[CELL // 2 :: CELL, CELL // 2 :: CELL]
+    ((ball_r, ball_c),) = np.argwhere((cells == BALL_RGB).all(axis=-1))
     paddle = np.argwhere((cells[GRID - 1] == PADDLE_RGB).all(axis=-1))
-    paddle_c = paddle[0][0] if len(paddle) else ball_c       # a caught ball hides the paddle
+    paddle_c = paddle[0][0] if len(paddle) else ball_c  # a caught ball hides the paddle
     return int(ball_r), int(ball_c), int(paddle_c)
 
 
@@ -278,7 +305,7 @@ def test_catch_interface_and_rendering():
     assert not info["life_loss"]
     ball_r, _, _ = _positions(obs)
     assert ball_r == 0
-    assert (obs.reshape(-1, 3).any(axis=1)).sum() == 2 * CELL * CELL     # ball and paddle, one cell each
+    assert (obs.reshape(-1, 3).any(axis=1)).sum() == 2 * CELL * CELL  # ball and paddle, one cell each
 
 
 def test_catch_tracking_policy_always_catches_and_fleeing_policy_always_misses():
@@ -289,7 +316,7 @@ def test_catch_tracking_policy_always_catches_and_fleeing_policy_always_misses()
             rewards = []
             for _ in range(20):
                 _, ball_c, paddle_c = _positions(obs)
-                toward = 1 + int(np.sign(ball_c - paddle_c))            # 0 left, 1 stay, 2 right
+                toward = 1 + int(np.sign(ball_c - paddle_c))  # 0 left, 1 stay, 2 right
                 action = toward if policy == "track" else (0 if ball_c >= GRID // 2 else 2)
                 obs, reward, terminated, truncated, _ = env.step(action)
                 rewards.append(reward)

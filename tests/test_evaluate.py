@@ -9,21 +9,32 @@ import numpy as np
 import pytest
 import torch
 
-from jedi_bench.envs import make_env
-from jedi_bench.train import collect, loop
-from jedi_bench.train.collect import play_episodes
-from jedi_bench.config.run import resolve
 from jedi_bench.commands.dream import dream
 from jedi_bench.commands.evaluate import evaluate_run
 from jedi_bench.commands.train import train
+from jedi_bench.config.run import resolve
+from jedi_bench.envs import make_env
+from jedi_bench.train import collect, loop
+from jedi_bench.train.collect import play_episodes
 
-TINY = ["train.total_env_steps=20", "train.initial_collect_steps=14", "train.initial_collect_max=20",
-        "train.initial_collect_min_rewards=0", "train.collect_steps_per_epoch=6", "train.world_model_updates=1",
-        "train.actor_critic_updates=1", "train.first_epoch_world_model_updates=1",
-        "train.first_epoch_actor_critic_updates=1", "train.final_train_epochs=0", "train.batch_size=2",
-        "agent.batch_size=2", "agent.horizon=2", "train.test_episodes=0", "train.final_eval_episodes=2",
-        "world_model.rew_end_seq_len=6"]
-
+TINY = [
+    "train.total_env_steps=20",
+    "train.initial_collect_steps=14",
+    "train.initial_collect_max=20",
+    "train.initial_collect_min_rewards=0",
+    "train.collect_steps_per_epoch=6",
+    "train.world_model_updates=1",
+    "train.actor_critic_updates=1",
+    "train.first_epoch_world_model_updates=1",
+    "train.first_epoch_actor_critic_updates=1",
+    "train.final_train_epochs=0",
+    "train.batch_size=2",
+    "agent.batch_size=2",
+    "agent.horizon=2",
+    "train.test_episodes=0",
+    "train.final_eval_episodes=2",
+    "world_model.rew_end_seq_len=6",
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +83,10 @@ def test_play_episodes_counts_full_episodes_with_fresh_seeds():
     assert returns == [5.0] * 4
     assert len(set(env.seeds)) == 4 and None not in env.seeds
     assert set(agent.epsilons) == {0.0}
-    assert play_episodes(lambda: CountingEnv(50), ScriptedAgent(), 2, np.random.default_rng(0), max_steps=3) == [3.0] * 2
+    assert (
+        play_episodes(lambda: CountingEnv(50), ScriptedAgent(), 2, np.random.default_rng(0), max_steps=3)
+        == [3.0] * 2
+    )
     with pytest.raises(ValueError, match="episodes"):
         play_episodes(lambda: env, agent, 0, np.random.default_rng(0))
 
@@ -90,10 +104,11 @@ def test_test_episodes_do_not_stop_at_a_lost_life():
     class Fire(ScriptedAgent):
         def act(self, obs, state, epsilon, rng):
             self.epsilons.append(epsilon)
-            return (1 if len(self.epsilons) % 10 == 1 else 0), state    # FIRE now and then to launch the ball
+            return (1 if len(self.epsilons) % 10 == 1 else 0), state  # FIRE now and then to launch the ball
 
-    returns = play_episodes(lambda: Recorder(make_env("Breakout", 0, test_mode=True)), Fire(), 1,
-                            np.random.default_rng(0))
+    returns = play_episodes(
+        lambda: Recorder(make_env("Breakout", 0, test_mode=True)), Fire(), 1, np.random.default_rng(0)
+    )
     assert len(returns) == 1
     assert sum(info["life_loss"] for info in infos) >= 2
     assert infos[-1]["game_over"] and infos[-1]["lives"] == 0
@@ -121,7 +136,7 @@ def test_final_evaluation_uses_test_mode_and_no_exploration(tmp_path, monkeypatc
     returns = trainer.final_evaluation()
     trainer.close()
     assert len(returns) == 3 and built == [True]
-    assert len(epsilons) == 3 * 7 and set(epsilons) == {0.0}        # Catch: 7 steps per episode
+    assert len(epsilons) == 3 * 7 and set(epsilons) == {0.0}  # Catch: 7 steps per episode
 
 
 def test_evaluate_run_writes_results_and_is_reproducible(tiny_run, capsys):
@@ -156,7 +171,7 @@ def test_dream_writes_real_and_imagined_side_by_side(tiny_run, tmp_path):
     out = tmp_path / "dream.gif"
     assert dream(str(tiny_run), str(out), steps=2, device="cpu") == 0
     frames = iio.imread(out)
-    assert frames.shape == (4 + 2, 16 + 256, 2 * 256 + 16, 3)       # context 4 + 2 imagined steps
-    assert frames[:, 16:, :256].std() > 0                             # the real panel shows the game
+    assert frames.shape == (4 + 2, 16 + 256, 2 * 256 + 16, 3)  # context 4 + 2 imagined steps
+    assert frames[:, 16:, :256].std() > 0  # the real panel shows the game
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         dream(str(tiny_run), str(tmp_path / "dream.avi"), steps=2, device="cpu")

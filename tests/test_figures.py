@@ -37,20 +37,26 @@ def texts(fig) -> str:
 
 def test_learning_curves_draw_every_point_with_readable_step_ticks(captured):
     steps = [250, 300, 350, 400]
-    summary = pd.DataFrame([{"method": m, "game": g, "env_steps": s, "mean": float(i), "std": 1.0}
-                            for m in ("jedi", "diamond", "ae-latent") for g in ("Pong", "Breakout")
-                            for i, s in enumerate(steps)])
+    summary = pd.DataFrame(
+        [
+            {"method": m, "game": g, "env_steps": s, "mean": float(i), "std": 1.0}
+            for m in ("jedi", "diamond", "ae-latent")
+            for g in ("Pong", "Breakout")
+            for i, s in enumerate(steps)
+        ]
+    )
     figures.plot_learning_curves(summary, "unused", "Learning curves", CAPTION)
     fig = captured[0]
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert {ax.get_title() for ax in panels} == {"Pong", "Breakout"}
     for ax in panels:
         assert [len(line.get_xdata()) for line in ax.get_lines()] == [4, 4, 4]
-        assert len({line.get_linestyle() for line in ax.get_lines()}) == 3     # coinciding lines stay visible
+        assert len({line.get_linestyle() for line in ax.get_lines()}) == 3  # coinciding lines stay visible
         assert ax.get_xlabel() == "agent steps"
         fig.canvas.draw()
         lo, hi = ax.get_xlim()
-        labels = [t.get_text() for t, v in zip(ax.get_xticklabels(), ax.get_xticks()) if lo <= v <= hi]
+        ticks = zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
+        labels = [t.get_text() for t, v in ticks if lo <= v <= hi]
         assert 2 <= len(labels) <= 5 and all(label.endswith("k") for label in labels)
     assert CAPTION in texts(fig)
     legend = next(ax.get_legend() for ax in fig.axes if ax.get_legend())
@@ -68,9 +74,13 @@ def test_a_single_evaluation_step_still_gets_a_readable_axis(captured):
 
 def _aggregate_table(suite_scale: float) -> pd.DataFrame:
     rows = {}
-    for name, source, centre in (("jedi", "suite", suite_scale), ("diamond", "suite", suite_scale * 1.1),
-                                 ("DIAMOND", "published runs", 2.0), ("IRIS", "published runs", 1.5),
-                                 ("MuZero", "published means", 0.5)):
+    for name, source, centre in (
+        ("jedi", "suite", suite_scale),
+        ("diamond", "suite", suite_scale * 1.1),
+        ("DIAMOND", "published runs", 2.0),
+        ("IRIS", "published runs", 1.5),
+        ("MuZero", "published means", 0.5),
+    ):
         row = {"source": source, "caveat": ""}
         for metric in figures.METRIC_TITLES:
             interval = (np.nan, np.nan) if source == "published means" else (centre * 0.9, centre * 1.1)
@@ -83,8 +93,11 @@ def _aggregate_table(suite_scale: float) -> pd.DataFrame:
 def test_aggregates_give_the_suite_its_own_panels_when_its_scale_differs(captured, suite_scale, apart):
     figures.plot_aggregates(_aggregate_table(suite_scale), "unused", "Aggregate HNS", CAPTION)
     fig = captured[0]
-    labelled = [ax for ax in fig.axes if ax.get_title() in ("Mean HNS", "")
-                and ax.get_yticklabels() and ax.get_yticklabels()[0].get_text()]
+    labelled = [
+        ax
+        for ax in fig.axes
+        if ax.get_title() in ("Mean HNS", "") and ax.get_yticklabels() and ax.get_yticklabels()[0].get_text()
+    ]
     rows = [[t.get_text() for t in ax.get_yticklabels()] for ax in labelled]
     if apart:
         assert rows[0] == ["jedi", "diamond"] and rows[1][:2] == ["DIAMOND", "IRIS"]
@@ -98,15 +111,21 @@ def test_aggregates_give_the_suite_its_own_panels_when_its_scale_differs(capture
 def test_performance_profiles_keep_coinciding_suite_curves_apart(captured):
     taus = np.linspace(0, 8, 81)
     same = (np.where(taus < 0.5, 0.5, 0.0), None)
-    profiles = {"jedi": same, "diamond": same, "ae-latent": same,
-                "DIAMOND": (np.where(taus < 3, 1.0, 0.0), None)}
-    figures.plot_performance_profiles(profiles, taus, ["jedi", "diamond", "ae-latent"], "unused", "Profiles",
-                                      CAPTION)
+    profiles = {
+        "jedi": same,
+        "diamond": same,
+        "ae-latent": same,
+        "DIAMOND": (np.where(taus < 3, 1.0, 0.0), None),
+    }
+    figures.plot_performance_profiles(
+        profiles, taus, ["jedi", "diamond", "ae-latent"], "unused", "Profiles", CAPTION
+    )
     ax = captured[0].axes[0]
     suite = [line for line in ax.get_lines() if line.get_label() in ("jedi", "diamond", "ae-latent")]
     assert len({(line.get_linestyle(), line.get_marker()) for line in suite}) == 3
-    assert min(line.get_zorder() for line in suite) > max(line.get_zorder() for line in ax.get_lines()
-                                                          if line not in suite)
+    assert min(line.get_zorder() for line in suite) > max(
+        line.get_zorder() for line in ax.get_lines() if line not in suite
+    )
     assert ax.get_xlabel() and ax.get_ylabel() and CAPTION in texts(captured[0])
 
 
@@ -120,13 +139,24 @@ def test_the_caption_names_preset_games_seeds_and_the_test_cap():
 
 
 @pytest.mark.parametrize("preset,projected", [("smoke", False), ("atari100k", True)])
-def test_compute_names_one_quantity_per_panel_and_projects_hours_only_at_paper_sizes(captured, preset,
-                                                                                     projected):
-    table = pd.DataFrame({"method": ["jedi", "diamond"], "device": ["cpu", "cpu"], "source": ["measured"] * 2,
-                          "preset": [preset] * 2, "full_update_ms": [100.0, 300.0],
-                          "sampling_frames_per_s": [40.0, 10.0], "peak_memory_mb": [500.0, 900.0],
-                          "projected_hours": [20.0, 60.0], "update_speedup_vs_diamond": [3.0, 1.0],
-                          "sampling_speedup_vs_diamond": [4.0, 1.0], "memory_ratio_vs_diamond": [0.56, 1.0]})
+def test_compute_names_one_quantity_per_panel_and_projects_hours_only_at_paper_sizes(
+    captured, preset, projected
+):
+    table = pd.DataFrame(
+        {
+            "method": ["jedi", "diamond"],
+            "device": ["cpu", "cpu"],
+            "source": ["measured"] * 2,
+            "preset": [preset] * 2,
+            "full_update_ms": [100.0, 300.0],
+            "sampling_frames_per_s": [40.0, 10.0],
+            "peak_memory_mb": [500.0, 900.0],
+            "projected_hours": [20.0, 60.0],
+            "update_speedup_vs_diamond": [3.0, 1.0],
+            "sampling_speedup_vs_diamond": [4.0, 1.0],
+            "memory_ratio_vs_diamond": [0.56, 1.0],
+        }
+    )
     figures.plot_compute(table, "unused", "Compute", CAPTION)
     axes = captured[0].axes
     titles = [ax.get_title() for ax in axes]

@@ -14,9 +14,13 @@ from jedi_bench.train import speed as speedlib
 from jedi_bench.train.build import build_agent
 from jedi_bench.train.optim import adamw_with_warmup, implementation
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available(),
-    reason="needs a CUDA GPU: run `jedi-bench gpu-check` (or `make gpu-check`) on a GPU machine")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(
+        not torch.cuda.is_available(),
+        reason="needs a CUDA GPU: run `jedi-bench gpu-check` (or `make gpu-check`) on a GPU machine",
+    ),
+]
 
 METHODS = ["jedi", "diamond", "ae-latent"]
 
@@ -40,7 +44,7 @@ def test_cuda_graph_sampling_matches_eager(method, bf16):
     context, actions = synthetic_context(wm, 8, cfg.world_model.context, dev)
     graphed = speedlib.GraphedSampler(wm.sample_next, speed, dev)
     with torch.no_grad(), speedlib.autocast(speed, dev):
-        graphed(context, actions)                          # capture
+        graphed(context, actions)  # capture
         torch.manual_seed(1)
         eager = wm.sample_next(context, actions)
         torch.manual_seed(1)
@@ -48,8 +52,10 @@ def test_cuda_graph_sampling_matches_eager(method, bf16):
     tol = 3e-2 if bf16 else 1e-3
     assert replayed.shape == eager.shape
     err = (replayed.float() - eager.float()).abs().max().item()
-    assert err <= tol, (f"{method}: graph replay differs from eager by {err:.3g} (> {tol}); an O(1) difference "
-                        "means the replay's noise did not follow the seed")
+    assert err <= tol, (
+        f"{method}: graph replay differs from eager by {err:.3g} (> {tol}); an O(1) difference "
+        "means the replay's noise did not follow the seed"
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -80,8 +86,13 @@ def test_fused_adamw_matches_the_foreach_update():
     results = []
     for fused in (True, False):
         p = torch.nn.Parameter(init.clone())
-        opt = (adamw_with_warmup([{"params": [p], "weight_decay": 1e-2}], TrainConfig(lr=1e-3, warmup_steps=0))[0]
-               if fused else torch.optim.AdamW([p], lr=1e-3, eps=1e-8, weight_decay=1e-2, foreach=True))
+        opt = (
+            adamw_with_warmup([{"params": [p], "weight_decay": 1e-2}], TrainConfig(lr=1e-3, warmup_steps=0))[
+                0
+            ]
+            if fused
+            else torch.optim.AdamW([p], lr=1e-3, eps=1e-8, weight_decay=1e-2, foreach=True)
+        )
         assert implementation(opt) == ("fused" if fused else "foreach")
         for _ in range(3):
             p.grad = grad.clone()
@@ -114,11 +125,18 @@ def test_plain_cuda_takes_a_slot_and_becomes_the_current_device(tmp_path, monkey
 
 
 def test_profile_with_every_gpu_switch_counts_flops_and_cuda_memory():
-    report = profile("jedi", "cuda", "smoke", 4, 2, SpeedConfig(bf16=True, channels_last=True, cuda_graphs=True),
-                     progress=False)
+    report = profile(
+        "jedi",
+        "cuda",
+        "smoke",
+        4,
+        2,
+        SpeedConfig(bf16=True, channels_last=True, cuda_graphs=True),
+        progress=False,
+    )
     assert report["peak_memory_kind"] == "cuda_max_allocated"
     assert report["matmul_peak"]["dtype"] == "bfloat16"
-    assert report["flops"]["sampling_step"] > 0             # counted eagerly, around the graphs
+    assert report["flops"]["sampling_step"] > 0  # counted eagerly, around the graphs
     assert 0 < report["flops_achieved"]["full_update"]["peak_fraction"] < 2
 
 

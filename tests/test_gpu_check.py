@@ -31,7 +31,7 @@ def test_names_and_updates_per_epoch():
     assert gpu_check.folder_name("AMD EPYC", dry=True) == "amd-epyc-dry"
     assert gpu_check.options_name(("--bf16", "--channels-last", "--cuda-graphs")) == "bf16-cl-graphs"
     plan = gpu_check.GPU_PLAN
-    assert gpu_check.updates_per_epoch(plan, 50.0) == 80           # 4 s at 50 ms
+    assert gpu_check.updates_per_epoch(plan, 50.0) == 80  # 4 s at 50 ms
     assert gpu_check.updates_per_epoch(plan, 1.0) == plan.updates_range[1]
     assert gpu_check.updates_per_epoch(plan, 10_000.0) == plan.updates_range[0]
     assert gpu_check.updates_per_epoch(plan, None) == plan.updates_range[0]
@@ -41,23 +41,25 @@ def test_training_overrides_make_a_short_valid_dev_run():
     plan = gpu_check.GPU_PLAN
     cfg = resolve("jedi", "Breakout", 0, "dev", gpu_check.train_overrides(plan, 37))
     counts = update_counts(cfg.train)
-    assert counts.epochs == 1 + plan.epochs                          # one untimed, then the timed ones
+    assert counts.epochs == 1 + plan.epochs  # one untimed, then the timed ones
     assert counts.world_model == plan.updates_range[0] + plan.epochs * 37
     assert cfg.train.test_episodes == 0 and cfg.speed.bf16 and cfg.speed.channels_last
-    assert cfg.speed.cuda_graphs                                     # trained as the second profile measures
-    assert cfg.world_model == preset("dev").world_model             # the paper's sizes
+    assert cfg.speed.cuda_graphs  # trained as the second profile measures
+    assert cfg.world_model == preset("dev").world_model  # the paper's sizes
 
 
 def test_training_rates_leave_out_the_first_epoch(tmp_path):
-    rows = [{"epoch": 1, "env_steps": 500, "epoch_time_s": 99.0, "train_time_s": 50.0},
-            {"epoch": 2, "env_steps": 600, "epoch_time_s": 6.0, "train_time_s": 5.0},
-            {"epoch": 3, "env_steps": 700, "epoch_time_s": 7.0, "train_time_s": 5.0}]
+    rows = [
+        {"epoch": 1, "env_steps": 500, "epoch_time_s": 99.0, "train_time_s": 50.0},
+        {"epoch": 2, "env_steps": 600, "epoch_time_s": 6.0, "train_time_s": 5.0},
+        {"epoch": 3, "env_steps": 700, "epoch_time_s": 7.0, "train_time_s": 5.0},
+    ]
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rates = gpu_check.training_rates(path, updates=20)
     assert rates["timed_epochs"] == 2 and rates["full_updates"] == 40
-    assert rates["full_updates_per_s"] == pytest.approx(4.0)        # 40 updates in 10 s
-    assert rates["env_steps_per_s"] == pytest.approx(200 / 3.0)     # 200 steps in 1 + 2 s
+    assert rates["full_updates_per_s"] == pytest.approx(4.0)  # 40 updates in 10 s
+    assert rates["env_steps_per_s"] == pytest.approx(200 / 3.0)  # 200 steps in 1 + 2 s
     path.write_text(json.dumps(rows[0]) + "\n")
     with pytest.raises(ValueError, match="no epoch after the first"):
         gpu_check.training_rates(path, updates=20)
@@ -75,26 +77,47 @@ def test_projection_arithmetic():
 
 def test_run_hours_prefer_the_timed_run_then_the_faster_profile():
     results = {
-        "training": {"jedi": {"updates_per_epoch": 20, "full_updates_per_s": 10.0, "env_steps_per_s": 50.0},
-                     "diamond": {"error": "exit 1"}},
-        "profiles": {"diamond": {"method": "diamond", "projected_hours_atari100k": 30.0},
-                     "diamond-bf16": {"method": "diamond", "projected_hours_atari100k": 20.0},
-                     "ae-latent": {"error": "exit 1"}},
-        "concurrency": {"1": {"gain": 1.0, "full_updates_per_s": 10.0}, "2": {"gain": 1.5, "full_updates_per_s": 15.0},
-                        "4": {"error": "a run failed"}},
+        "training": {
+            "jedi": {"updates_per_epoch": 20, "full_updates_per_s": 10.0, "env_steps_per_s": 50.0},
+            "diamond": {"error": "exit 1"},
+        },
+        "profiles": {
+            "diamond": {"method": "diamond", "projected_hours_atari100k": 30.0},
+            "diamond-bf16": {"method": "diamond", "projected_hours_atari100k": 20.0},
+            "ae-latent": {"error": "exit 1"},
+        },
+        "concurrency": {
+            "1": {"gain": 1.0, "full_updates_per_s": 10.0},
+            "2": {"gain": 1.5, "full_updates_per_s": 15.0},
+            "4": {"error": "a run failed"},
+        },
     }
     hours = run_hours(results, ("jedi", "diamond", "ae-latent"))
-    assert hours["jedi"]["hours"] == pytest.approx(43_000 / 3600) and hours["jedi"]["source"] == "timed training run"
+    assert (
+        hours["jedi"]["hours"] == pytest.approx(43_000 / 3600)
+        and hours["jedi"]["source"] == "timed training run"
+    )
     assert hours["diamond"] == {"hours": 20.0, "source": "profile diamond-bf16"}
     assert "ae-latent" not in hours
     rows = benchmark(hours, results["concurrency"])
     assert [r["runs_per_gpu"] for r in rows] == [1, 2]
     assert rows[1]["hours"]["4"] == pytest.approx(130 * (43_000 / 3600 + 20.0) / (1.5 * 4))
-    results.update(run_hours=hours, benchmark=rows, tests={"status": "skipped"}, device_name="X", dry=False,
-                   started="now", wall_s=1.0, skipped=["training ae-latent: skipped"])
+    results.update(
+        run_hours=hours,
+        benchmark=rows,
+        tests={"status": "skipped"},
+        device_name="X",
+        dry=False,
+        started="now",
+        wall_s=1.0,
+        skipped=["training ae-latent: skipped"],
+    )
     results["profiles"]["diamond"].update(
-        timings_ms={"full_update": 1234.5}, sampling={"frames_per_s": 99.0}, peak_memory_mb=2048.0,
-        flops_achieved={"full_update": {"peak_fraction": 0.25}, "sampling_step": {"peak_fraction": 0.5}})
+        timings_ms={"full_update": 1234.5},
+        sampling={"frames_per_s": 99.0},
+        peak_memory_mb=2048.0,
+        flops_achieved={"full_update": {"peak_fraction": 0.25}, "sampling_step": {"peak_fraction": 0.5}},
+    )
     del results["profiles"]["diamond-bf16"]
     text = markdown(results)
     assert "| diamond | 1,234.5 | 99.0 | 2,048 | 25.0% | 50.0% | 30.0 |" in text
@@ -106,15 +129,23 @@ def test_dry_run_writes_every_file(tmp_path, monkeypatch):
     """Every stage at smoke sizes on the CPU, one method to keep it short."""
     monkeypatch.setattr(gpu_check, "METHODS", ("jedi",))
     monkeypatch.setattr(gpu_check, "TRAINED", ("jedi",))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")      # its subprocesses share the test machine's cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # its subprocesses share the test machine's cores
     rc = gpu_check.gpu_check(out_root=str(tmp_path), device="cpu", budget_min=10, dry=True)
     (folder,) = tmp_path.iterdir()
     assert folder.name.endswith("-dry")
     names = {p.name for p in folder.iterdir()}
-    assert {"README.md", "summary.json", "training.json", "concurrency.json", "gpu_tests.txt", "jedi.json",
-            "jedi-cl.json", "logs"} <= names
+    assert {
+        "README.md",
+        "summary.json",
+        "training.json",
+        "concurrency.json",
+        "gpu_tests.txt",
+        "jedi.json",
+        "jedi-cl.json",
+        "logs",
+    } <= names
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["tests"]["status"] == "passed" and summary["tests"].get("skipped", 0) >= 1   # no CUDA here
+    assert summary["tests"]["status"] == "passed" and summary["tests"].get("skipped", 0) >= 1  # no CUDA here
     assert summary["profiles"]["jedi-cl"]["options"]["channels_last"]
     assert summary["training"]["jedi"]["full_updates_per_s"] > 0
     assert summary["concurrency"]["2"]["gain"] > 0 and len(summary["concurrency"]["2"]["runs"]) == 2

@@ -37,7 +37,7 @@ def test_concurrent_jobs_get_distinct_devices():
     with ThreadPoolExecutor(4) as pool:
         slots = list(pool.map(job, range(4)))
     assert sorted(s.index for s in slots) == [0, 1, 2, 3]
-    assert gpu_slots.try_acquire(4, 1, gpu_slots.lock_dir()) is None     # all held
+    assert gpu_slots.try_acquire(4, 1, gpu_slots.lock_dir()) is None  # all held
     slots[2].release()
     again = gpu_slots.try_acquire(4, 1, gpu_slots.lock_dir())
     assert again is not None and again.index == slots[2].index
@@ -47,10 +47,20 @@ def test_concurrent_jobs_get_distinct_devices():
 def test_processes_get_distinct_devices(tmp_path):
     """Separate processes, as Snakemake starts them: each prints its device and holds it until told to
     exit."""
-    code = ("import sys; from jedi_bench.train import device as gpu_slots; "
-            "print(gpu_slots.claim_cuda_index(3), flush=True); sys.stdin.read()")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in range(3)]
+    code = (
+        "import sys; from jedi_bench.train import device as gpu_slots; "
+        "print(gpu_slots.claim_cuda_index(3), flush=True); sys.stdin.read()"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for _ in range(3)
+    ]
     try:
         indices = sorted(int(p.stdout.readline()) for p in procs)
     finally:
@@ -62,10 +72,13 @@ def test_processes_get_distinct_devices(tmp_path):
 
 @pytest.mark.slow
 def test_dead_holders_slot_is_reclaimed():
-    code = ("import time; from jedi_bench.train import device as gpu_slots; "
-            "held = gpu_slots.acquire(1, 1); print(held.index, flush=True); time.sleep(600)")
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env=os.environ.copy())
+    code = (
+        "import time; from jedi_bench.train import device as gpu_slots; "
+        "held = gpu_slots.acquire(1, 1); print(held.index, flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
     try:
         assert holder.stdout.readline().strip() == "0"
         assert gpu_slots.try_acquire(1, 1, gpu_slots.lock_dir()) is None
@@ -74,7 +87,7 @@ def test_dead_holders_slot_is_reclaimed():
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
-    slot = gpu_slots.acquire(1, 1, poll_s=0.01, timeout_s=5)   # the lock file is still there, its lock is not
+    slot = gpu_slots.acquire(1, 1, poll_s=0.01, timeout_s=5)  # the lock file is still there, its lock is not
     assert slot.index == 0 and slot.path.exists()
 
 
@@ -104,9 +117,9 @@ def test_resolve_device_takes_a_slot_for_plain_cuda_only(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
-    other = gpu_slots.acquire(2, 1)                  # another job holds GPU 0
+    other = gpu_slots.acquire(2, 1)  # another job holds GPU 0
     assert resolve_device("cuda") == torch.device("cuda", 1)
-    assert resolve_device("cuda") == torch.device("cuda", 1)   # the process keeps its slot
+    assert resolve_device("cuda") == torch.device("cuda", 1)  # the process keeps its slot
     assert resolve_device("cuda:0") == torch.device("cuda", 0)  # explicit: as given, no slot
     assert chosen == [torch.device("cuda", 1)] * 2 + [torch.device("cuda", 0)]
     other.release()

@@ -87,10 +87,14 @@ class FakeWorldModel(WorldModel):
 
 
 def make_batch(batch: int = 4, steps: int = 4, num_actions: int = NUM_ACTIONS) -> Batch:
-    return Batch(obs=torch.rand(batch, steps, 3, 64, 64) * 2 - 1,
-                 act=torch.randint(0, num_actions, (batch, steps)),
-                 rew=torch.zeros(batch, steps), end=torch.zeros(batch, steps, dtype=torch.bool),
-                 trunc=torch.zeros(batch, steps, dtype=torch.bool), mask=torch.ones(batch, steps, dtype=torch.bool))
+    return Batch(
+        obs=torch.rand(batch, steps, 3, 64, 64) * 2 - 1,
+        act=torch.randint(0, num_actions, (batch, steps)),
+        rew=torch.zeros(batch, steps),
+        end=torch.zeros(batch, steps, dtype=torch.bool),
+        trunc=torch.zeros(batch, steps, dtype=torch.bool),
+        mask=torch.ones(batch, steps, dtype=torch.bool),
+    )
 
 
 AGENT = AgentConfig(channels=[8, 8], lstm=16, horizon=5, burn_in=4, batch_size=4)
@@ -129,7 +133,7 @@ def test_rollout_shapes_and_values(setup):
     assert rollout.act.min() >= 0 and rollout.act.max() < NUM_ACTIONS
     assert rollout.val.requires_grad and rollout.logits.requires_grad
     assert not rollout.val_bootstrap.requires_grad
-    assert len(wm.calls) == 5                    # one batched world-model call per imagined step
+    assert len(wm.calls) == 5  # one batched world-model call per imagined step
 
 
 def test_world_model_sees_sliding_windows_with_imagined_actions(setup):
@@ -189,8 +193,8 @@ def test_an_imagined_end_restarts_that_trajectory_only(setup):
     rollout = loop.rollout(4)
     assert rollout.end.tolist() == [[False] * 4, [False, True, False, False], [False] * 4, [False] * 4]
     assert torch.equal(rollout.obs[1, 2], wm.encode(fresh.obs)[0, -1])
-    assert torch.equal(wm.calls[2][0][1], wm.encode(fresh.obs)[0, -4:])          # the new start's context
-    assert torch.equal(rollout.obs[0, 2], wm.calls[1][2][0])                      # the others go on
+    assert torch.equal(wm.calls[2][0][1], wm.encode(fresh.obs)[0, -4:])  # the new start's context
+    assert torch.equal(rollout.obs[0, 2], wm.calls[1][2][0])  # the others go on
 
 
 def test_new_starts_burn_in_both_lstms_on_their_segment_padding_included(setup):
@@ -208,7 +212,7 @@ def test_new_starts_burn_in_both_lstms_on_their_segment_padding_included(setup):
         state = None
         for t in range(3):
             _, _, state = ac(x[:, t], state)
-    assert all(torch.allclose(a, b) for a, b in zip(env.imagination.rew_state, rew_state))
+    assert all(torch.allclose(a, b) for a, b in zip(env.imagination.rew_state, rew_state, strict=True))
     assert torch.allclose(loop.hx, state[0]) and torch.allclose(loop.cx, state[1])
     assert torch.equal(loop.obs, x[:, -1])
 
@@ -274,15 +278,16 @@ def test_component_step_changes_only_actor_critic(setup):
 
     wm_before = [p.detach().clone() for p in wm.parameters()]
     head_before = ac.actor_linear.weight.detach().clone()
-    optimizer = torch.optim.AdamW([{"params": g.params, "weight_decay": g.weight_decay}
-                                   for g in component.param_groups], lr=1e-2)
+    optimizer = torch.optim.AdamW(
+        [{"params": g.params, "weight_decay": g.weight_decay} for g in component.param_groups], lr=1e-2
+    )
     loss, _ = component.loss(make_batch())
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(ac.parameters(), component.grad_clip)
     optimizer.step()
     assert not torch.equal(ac.actor_linear.weight, head_before)
-    assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters(), strict=True))
 
 
 def test_component_loss_under_bf16_autocast_and_channels_last(setup):
@@ -342,11 +347,12 @@ def test_actor_critic_learns_the_rewarded_action_in_imagination():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert metrics["imagined_reward"] > 0.8                   # a uniform policy gets 1/3
-    assert metrics["value"] > 1.0                             # the critic sees the discounted rewards
+    assert metrics["imagined_reward"] > 0.8  # a uniform policy gets 1/3
+    assert metrics["value"] > 1.0  # the critic sees the discounted rewards
 
 
 # -- the registered world models -------------------------------------------------------------------------
+
 
 # every learned world model (catch-oracle models Catch's 3 actions only; the learning-check test trains it)
 @pytest.mark.parametrize("method", [m for m in available_methods() if m != "catch-oracle"])
@@ -362,7 +368,7 @@ def test_one_actor_critic_update_in_each_registered_world_model(method):
     ac_before = [p.detach().clone() for p in ac.parameters()]
     optimizer = torch.optim.AdamW(ac.parameters(), lr=1e-3, weight_decay=0.0)
     with torch.no_grad():
-        ac.critic_linear.bias.fill_(0.5)         # a non-zero value makes the value loss move every head
+        ac.critic_linear.bias.fill_(0.5)  # a non-zero value makes the value loss move every head
     loop, _ = make_loop(wm, ac, batch, horizon=cfg.agent.horizon)
     rollout = loop.rollout(cfg.agent.horizon)
     assert rollout.obs.shape == (2, 2, *wm.agent_input_shape)
@@ -373,17 +379,21 @@ def test_one_actor_critic_update_in_each_registered_world_model(method):
     optimizer.step()
     assert math.isfinite(metrics["loss"])
     assert all(p.grad is None for p in wm.parameters())
-    assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(ac_before, ac.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(wm_before, wm.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(ac_before, ac.parameters(), strict=True))
 
 
 # -- jedi-bench describe ------------------------------------------------------------------------------------
 
+
 def test_describe_prints_consistent_parameter_counts(capsys):
     assert describe("jedi", "Catch", "smoke") == 0
     out = capsys.readouterr().out
-    counts = {line[:33].strip(): int(line[33:47].replace(",", "")) for line in out.splitlines()[2:]
-              if not line.startswith("-")}
+    counts = {
+        line[:33].strip(): int(line[33:47].replace(",", ""))
+        for line in out.splitlines()[2:]
+        if not line.startswith("-")
+    }
     cfg = preset("smoke")
     wm = make_world_model("jedi", cfg.world_model, num_actions=3)
     ac = ActorCritic(tuple(wm.agent_input_shape), 3, cfg.agent)
@@ -394,11 +404,14 @@ def test_describe_prints_consistent_parameter_counts(capsys):
     assert len(parts) >= 2 and sum(parts) == counts["world model total"]
 
 
-@pytest.mark.parametrize("args, match", [
-    (("nope", "Catch", "smoke"), "unknown method"),
-    (("jedi", "Pongg", "smoke"), "unknown game"),
-    (("jedi", "Catch", "huge"), "unknown preset"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("nope", "Catch", "smoke"), "unknown method"),
+        (("jedi", "Pongg", "smoke"), "unknown game"),
+        (("jedi", "Catch", "huge"), "unknown preset"),
+    ],
+)
 def test_describe_rejects_unknown_names(args, match):
     with pytest.raises(ValueError, match=match):
         describe(*args)

@@ -23,11 +23,11 @@ def test_a_start_holds_the_last_context_inputs_and_the_reward_state_of_every_tra
     act = batch.act.clone()
     imagination = Imagination.start(wm, x, act)
     assert torch.equal(imagination.obs, x[:, -4:]) and torch.equal(imagination.act, act[:, -4:])
-    with torch.no_grad():                                       # as imagination runs (the LSTM's kernel)
+    with torch.no_grad():  # as imagination runs (the LSTM's kernel)
         _, _, state = wm.reward_end(x[:, :-1], act[:, :-1], x[:, 1:], None)
-    assert all(torch.equal(a, b) for a, b in zip(imagination.rew_state, state))
+    assert all(torch.equal(a, b) for a, b in zip(imagination.rew_state, state, strict=True))
     imagination.step(torch.zeros(3, dtype=torch.long))
-    assert torch.equal(act, batch.act)                          # the caller's actions are left alone
+    assert torch.equal(act, batch.act)  # the caller's actions are left alone
 
 
 def test_a_step_feeds_the_action_in_the_last_slot_and_slides_the_window():
@@ -51,7 +51,7 @@ def test_a_step_feeds_the_action_in_the_last_slot_and_slides_the_window():
 
 def test_training_steps_the_same_imagination():
     """WorldModelEnv's first step imagines what an Imagination started from the same segments does."""
-    wm = never_ends(FakeWorldModel(WorldModelConfig(context=4)))       # so the step restarts no trajectory
+    wm = never_ends(FakeWorldModel(WorldModelConfig(context=4)))  # so the step restarts no trajectory
     batch = make_batch(batch=2, steps=5)
     stream = SegmentStream()
     stream.supply(batch)
@@ -69,14 +69,14 @@ def test_the_oracle_imagines_a_real_catch_episode_with_its_reward_and_end():
     recorder = EpisodeRecorder()
     returns = play_episodes(lambda: Catch(0), _Random(), 4, np.random.default_rng(5), record=recorder)
     oracle = CatchOracle(WorldModelConfig(context=2), 3)
-    for frames, actions, ret in zip(recorder.frames, recorder.actions, returns):
+    for frames, actions, ret in zip(recorder.frames, recorder.actions, returns, strict=True):
         x = obs_to_tensor(np.stack(frames), torch.device("cpu"))[None]
         act = torch.tensor(actions + [0])[None]
         steps = list(imagine(oracle, x[:, :2], act[:, :2], [torch.tensor([a]) for a in actions[1:]]))
         assert len(steps) == GRID - 2
         assert all(torch.equal(s.x_next[0], x[0, k + 2]) for k, s in enumerate(steps))
         assert [int(s.end_logits.argmax()) for s in steps] == [0] * (GRID - 3) + [1]
-        assert int(steps[-1].rew_logits.argmax()) - 1 == ret                 # classes -1, 0, +1
+        assert int(steps[-1].rew_logits.argmax()) - 1 == ret  # classes -1, 0, +1
 
 
 class _Random:

@@ -31,4 +31,3 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path, monkeypatch):
         atomic_write_text(path, "new table\n")
     assert path.read_text() == "old table\n"
     assert [p.name for p in tmp_path.iterdir()] == ["table.md"]
-

@@ -25,29 +25,32 @@ def catch_run(tmp_path_factory):
 def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(dlc, "PRESET", "smoke")
     # the oracle trains through the same loop with no world-model component at all
-    code = lc.learning_check(["catch-oracle", "ae-latent"], seed=0, episodes=4, out=str(tmp_path),
-                             overrides=TINY)
+    code = lc.learning_check(
+        ["catch-oracle", "ae-latent"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY
+    )
     table = pd.read_csv(tmp_path / "learning_check.csv")
     assert tuple(table.columns) == dlc.COLUMNS and list(table["method"]) == ["catch-oracle", "ae-latent"]
-    assert (table["overrides"] == " ".join(TINY)).all()                  # each row records what it ran with
-    assert table["device"].str.match(r"cpu \(.+\)$").all()               # and names the machine it trained on
+    assert (table["overrides"] == " ".join(TINY)).all()  # each row records what it ran with
+    assert table["device"].str.match(r"cpu \(.+\)$").all()  # and names the machine it trained on
     for _, row in table.iterrows():
         assert row["episodes"] == 4 and row["ci95_low"] <= row["mean_return"] <= row["ci95_high"]
         assert row["margin"] == pytest.approx(row["mean_return"] - row["random_mean"])
-        assert -1.0 <= row["random_mean"] < 0.0                        # random play misses most balls
+        assert -1.0 <= row["random_mean"] < 0.0  # random play misses most balls
     assert code == (0 if table["beats_random"].all() else 1)
     # the world models' fidelity to Catch sits next to the scores; the oracle's is perfect
     oracle = table.set_index("method").loc["catch-oracle"]
     assert oracle["imagined_return_chase"] == pytest.approx(oracle["real_return_chase"])
     assert oracle["imagined_return_random"] == pytest.approx(oracle["real_return_random"])
     assert oracle["paddle_accuracy"] == 1.0 and oracle["real_return_chase"] > oracle["real_return_random"]
-    assert oracle["probe_ball"] >= 0.98 and oracle["probe_paddle"] >= 0.98       # see probe_accuracy
+    assert oracle["probe_ball"] >= 0.98 and oracle["probe_paddle"] >= 0.98  # see probe_accuracy
     assert oracle["reward_catch"] == pytest.approx(1.0) and oracle["reward_miss"] == pytest.approx(-1.0)
     assert oracle["end_early"] == pytest.approx(0.0) and oracle["end_final"] == pytest.approx(1.0)
     assert 0.0 <= oracle["policy_toward"] <= 1.0
     assert 0.0 <= table.set_index("method").loc["ae-latent", "paddle_accuracy"] <= 1.0
     assert [m["method"] for m in json.loads((tmp_path / "learning_check.json").read_text())["methods"]] == [
-        "catch-oracle", "ae-latent"]
+        "catch-oracle",
+        "ae-latent",
+    ]
     assert "| ae-latent |" in (tmp_path / "learning_check.md").read_text()
     for method in ("catch-oracle", "ae-latent"):
         assert (tmp_path / "runs" / method / "scores.json").exists()
@@ -56,7 +59,8 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     stale = tmp_path / "runs" / "catch-oracle" / "catch_fidelity.json"
     stale.write_text(json.dumps({**json.loads(stale.read_text()), "reward_catch": -1.0}))
     assert lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY) == (
-        0 if oracle["beats_random"] else 1)
+        0 if oracle["beats_random"] else 1
+    )
     again = pd.read_csv(tmp_path / "learning_check.csv").set_index("method")
     assert again.loc["catch-oracle", "reward_catch"] == pytest.approx(1.0)
     assert again.loc["catch-oracle", "mean_return"] == oracle["mean_return"]
@@ -74,8 +78,9 @@ def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, mon
     # rows compared with another random baseline (Catch or its test protocol changed) are not mixed in
     # a run folder made with other overrides is refused before anything is trained or written
     with pytest.raises(ValueError, match="train.batch_size"):
-        lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path),
-                          overrides=[*TINY, "train.batch_size=3"])
+        lc.learning_check(
+            ["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=[*TINY, "train.batch_size=3"]
+        )
     monkeypatch.setattr(dlc, "random_returns", lambda episodes, seed, overrides=None: [0.5] * episodes)
     with pytest.raises(ValueError, match="random play scoring .* not comparable"):
         lc.learning_check(["catch-oracle"], seed=0, episodes=4, out=str(tmp_path), overrides=TINY)
@@ -97,26 +102,60 @@ def test_learning_check_refuses_bad_overrides_before_training(tmp_path):
 
 def old_format_row(method: str, mean_return: float) -> dict:
     """A row as checks wrote them before rows recorded their overrides: no ``overrides`` field."""
-    return {"method": method, "mean_return": mean_return, "std_return": 0.5, "ci95_low": mean_return - 0.1,
-            "ci95_high": mean_return + 0.1, "episodes": 100, "random_mean": -0.68,
-            "random_ci95_high": -0.54, "margin": mean_return + 0.68, "beats_random": True,
-            "imagined_return_chase": 0.7, "real_return_chase": 0.7, "imagined_return_random": -0.75,
-            "real_return_random": -0.75, "paddle_accuracy": 1.0, "ball_accuracy": 1.0, "reward_catch": 1.0,
-            "reward_miss": -1.0, "end_final": 1.0, "end_early": 0.0, "probe_ball": 1.0, "probe_paddle": 1.0,
-            "policy_toward": 0.7, "device": "cpu", "train_wall_time_s": 1109.4, "check_wall_time_s": 13.0}
+    return {
+        "method": method,
+        "mean_return": mean_return,
+        "std_return": 0.5,
+        "ci95_low": mean_return - 0.1,
+        "ci95_high": mean_return + 0.1,
+        "episodes": 100,
+        "random_mean": -0.68,
+        "random_ci95_high": -0.54,
+        "margin": mean_return + 0.68,
+        "beats_random": True,
+        "imagined_return_chase": 0.7,
+        "real_return_chase": 0.7,
+        "imagined_return_random": -0.75,
+        "real_return_random": -0.75,
+        "paddle_accuracy": 1.0,
+        "ball_accuracy": 1.0,
+        "reward_catch": 1.0,
+        "reward_miss": -1.0,
+        "end_final": 1.0,
+        "end_early": 0.0,
+        "probe_ball": 1.0,
+        "probe_paddle": 1.0,
+        "policy_toward": 0.7,
+        "device": "cpu",
+        "train_wall_time_s": 1109.4,
+        "check_wall_time_s": 13.0,
+    }
 
 
 def test_learning_check_keeps_the_rows_written_before_it_recorded_overrides(tmp_path):
-    rows = [old_format_row("catch-oracle", 1.0), old_format_row("ae-latent", 0.54),
-            old_format_row("jedi", 1.0)]
+    rows = [
+        old_format_row("catch-oracle", 1.0),
+        old_format_row("ae-latent", 0.54),
+        old_format_row("jedi", 1.0),
+    ]
     assert "overrides" not in rows[0] and set(rows[0]) == set(dlc.COLUMNS) - {"overrides"}
-    (tmp_path / "learning_check.json").write_text(json.dumps({
-        "game": "Catch", "preset": "catch", "seed": 0, "random_returns_mean": -0.68, "random_episodes": 100,
-        "methods": rows}, indent=2))
+    (tmp_path / "learning_check.json").write_text(
+        json.dumps(
+            {
+                "game": "Catch",
+                "preset": "catch",
+                "seed": 0,
+                "random_returns_mean": -0.68,
+                "random_episodes": 100,
+                "methods": rows,
+            },
+            indent=2,
+        )
+    )
     pd.DataFrame(rows).to_csv(tmp_path / "learning_check.csv", index=False)
     kept = dlc.earlier_rows(tmp_path, seed=0, episodes=100)
     assert [r["method"] for r in kept] == ["catch-oracle", "ae-latent", "jedi"]
-    assert all(list(r) == list(dlc.COLUMNS) for r in kept)                # every column, overrides included
+    assert all(list(r) == list(dlc.COLUMNS) for r in kept)  # every column, overrides included
     assert all(r["overrides"] == "" for r in kept) and "| - |" in dlc.markdown_table(kept)
     assert [r["mean_return"] for r in kept] == [1.0, 0.54, 1.0]
 

@@ -34,7 +34,7 @@ def test_group_norm_uses_the_most_groups_of_at_least_32_channels(channels):
     assert channels // g >= 32 or g == 1
     assert all(channels % more or channels // more < 32 for more in range(g + 1, channels + 1))
     if channels % 32 == 0:
-        assert g == channels // 32                           # DIAMOND's max(1, channels // 32)
+        assert g == channels // 32  # DIAMOND's max(1, channels // 32)
 
 
 def test_residual_block_starts_as_diamonds_adding_only_its_second_convs_bias():
@@ -88,8 +88,9 @@ def test_lstm_init_opens_the_forget_gate_and_keeps_recurrent_weights_orthogonal(
 def test_paper_sized_pixel_denoiser_has_diamonds_parameter_count_and_right_shapes():
     net = Denoiser(3, 4, 6, 256, [64, 64, 64, 64], [2, 2, 2, 2], [False] * 4)
     assert count(net) == 4_406_083  # DIAMOND's Atari denoiser at 6 actions (its 128 Fourier freqs: a buffer)
-    out = net(torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64),
-              torch.randint(0, 6, (2, 4)))
+    out = net(
+        torch.randn(2, 3, 64, 64), torch.zeros(2), torch.randn(2, 4, 3, 64, 64), torch.randint(0, 6, (2, 4))
+    )
     assert out.shape == (2, 3, 64, 64)
     # the output convolution's weights start at zero (DIAMOND leaves its bias at PyTorch's init)
     assert torch.allclose(out, net.conv_out.bias[None, :, None, None].expand_as(out))
@@ -97,8 +98,9 @@ def test_paper_sized_pixel_denoiser_has_diamonds_parameter_count_and_right_shape
 
 def test_latent_denoiser_encoder_decoder_shapes():
     net = Denoiser(16, 4, 5, 32, [32], [1], [False])
-    out = net(torch.randn(3, 16, 8, 8), torch.zeros(3), torch.randn(3, 4, 16, 8, 8),
-              torch.randint(0, 5, (3, 4)))
+    out = net(
+        torch.randn(3, 16, 8, 8), torch.zeros(3), torch.randn(3, 4, 16, 8, 8), torch.randint(0, 5, (3, 4))
+    )
     assert out.shape == (3, 16, 8, 8)
     assert Encoder([32, 32, 32, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
     assert Encoder([8, 8, 8, 16])(torch.randn(2, 3, 64, 64)).shape == (2, 16, 8, 8)
@@ -144,7 +146,7 @@ def test_reward_end_net_steps_like_it_runs_sequences(in_channels, size):
     assert rew.shape == (2, 5, 3) and end.shape == (2, 5, 2)
     state, steps = None, []
     for t in range(5):
-        r, _, state = net(x[:, t:t + 1], act[:, t:t + 1], x_next[:, t:t + 1], state)
+        r, _, state = net(x[:, t : t + 1], act[:, t : t + 1], x_next[:, t : t + 1], state)
         steps.append(r)
     assert torch.allclose(torch.cat(steps, dim=1), rew, atol=1e-5)
 
@@ -167,8 +169,15 @@ def _segment(b=3, t=6, c=16, s=8):
     final[1, -1] = True
     rew = torch.tensor([[0.0, 5.0, -2.0, 0.0, 1.0, 0.0]] * b)
     rew[1, -1] = 0.0
-    batch = Batch(torch.zeros(b, t, 3, 64, 64), torch.randint(0, 4, (b, t)), rew, end,
-                  torch.zeros(b, t, dtype=torch.bool), mask, final)
+    batch = Batch(
+        torch.zeros(b, t, 3, 64, 64),
+        torch.randint(0, 4, (b, t)),
+        rew,
+        end,
+        torch.zeros(b, t, dtype=torch.bool),
+        mask,
+        final,
+    )
     return x, batch
 
 
@@ -221,8 +230,9 @@ def test_reward_end_loss_with_skip_padding_runs_each_segment_from_its_first_real
     alone = Batch(*(getattr(batch, f)[:1, 2:] for f in fields))
     per_row = loss_of(net, x[:1, 2:], alone, skip_padding=True)[0]
     rew_logits, end_logits, _ = net(x[:1, 2:-1], batch.act[:1, 2:-1], x[:1, 3:])
-    ce_rew = torch.nn.functional.cross_entropy(rew_logits.flatten(0, 1),
-                                               (batch.rew[:1, 2:-1].sign() + 1).long().flatten())
+    ce_rew = torch.nn.functional.cross_entropy(
+        rew_logits.flatten(0, 1), (batch.rew[:1, 2:-1].sign() + 1).long().flatten()
+    )
     ce_end = torch.nn.functional.cross_entropy(end_logits.flatten(0, 1), batch.end[:1, 2:-1].long().flatten())
     assert torch.allclose(per_row, ce_rew + ce_end, atol=1e-5)
 
@@ -251,16 +261,18 @@ def test_reward_end_loss_with_skip_padding_cuts_the_columns_that_are_padding_in_
         return obs
 
     loss = reward_end_loss(net, inputs, batch, skip_padding=True)[0]
-    assert seen == [(b, 5)]                      # 8 columns, at least 3 of padding in every segment
+    assert seen == [(b, 5)]  # 8 columns, at least 3 of padding in every segment
     ce, count = 0.0, 0
     for i in range(b):
         real = mask[i].nonzero().flatten()
-        learn = real[:-1]            # transitions whose next row is in the segment (a final row is last)
-        rew_logits, end_logits, _ = net(x[i:i + 1, real[:-1]], batch.act[i:i + 1, real[:-1]],
-                                        x[i:i + 1, real[1:]])
+        learn = real[:-1]  # transitions whose next row is in the segment (a final row is last)
+        rew_logits, end_logits, _ = net(
+            x[i : i + 1, real[:-1]], batch.act[i : i + 1, real[:-1]], x[i : i + 1, real[1:]]
+        )
         n = len(learn)
-        ce = ce + torch.nn.functional.cross_entropy(rew_logits[0, :n], (rew[i, learn].sign() + 1).long(),
-                                                    reduction="sum")
+        ce = ce + torch.nn.functional.cross_entropy(
+            rew_logits[0, :n], (rew[i, learn].sign() + 1).long(), reduction="sum"
+        )
         ce = ce + torch.nn.functional.cross_entropy(end_logits[0, :n], end[i, learn].long(), reduction="sum")
         count += n
     assert torch.allclose(loss, ce / count, atol=1e-5)

@@ -27,29 +27,30 @@ class RandomPolicy:
 def test_the_recorder_keeps_every_frame_up_to_the_final_one():
     recorder = EpisodeRecorder()
     returns = play_episodes(lambda: Catch(0), RandomPolicy(), 3, np.random.default_rng(0), record=recorder)
-    assert [len(f) for f in recorder.frames] == [GRID] * 3            # the reset's frame, then one a step
+    assert [len(f) for f in recorder.frames] == [GRID] * 3  # the reset's frame, then one a step
     assert [len(a) for a in recorder.actions] == [GRID - 1] * 3
     assert set(returns) <= {-1.0, 1.0}
-    for frames, ret in zip(recorder.frames, returns):
-        assert frames[-1][-8:, :, 0].max() == 255 > frames[-2][-8:, :, 0].max()     # the ball lands last
+    for frames in recorder.frames:
+        assert frames[-1][-8:, :, 0].max() == 255 > frames[-2][-8:, :, 0].max()  # the ball lands last
 
 
 def test_an_episode_is_replayed_by_its_seed_and_actions():
     """What the player recorded is what the env does given the episode's seed and the recorded actions."""
     rng = np.random.default_rng(7)
-    seed = int(np.random.default_rng(7).integers(2**31 - 1))         # the player's first draw
+    seed = int(np.random.default_rng(7).integers(2**31 - 1))  # the player's first draw
     recorder = EpisodeRecorder()
     play_episodes(lambda: Catch(0), RandomPolicy(), 1, rng, record=recorder)
     env = Catch(0)
     frames = [env.reset(seed=seed)[0]] + [env.step(a)[0] for a in recorder.actions[0]]
-    assert all(np.array_equal(a, b) for a, b in zip(frames, recorder.frames[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(frames, recorder.frames[0], strict=True))
 
 
 def test_a_capped_episode_records_its_last_frame_and_the_next_episode_starts_a_new_game():
     recorder = EpisodeRecorder()
-    returns = play_episodes(lambda: Catch(0), RandomPolicy(), 2, np.random.default_rng(1), max_steps=3,
-                            record=recorder)
-    assert returns == [0.0, 0.0]                                 # Catch pays only at its 7th step
+    returns = play_episodes(
+        lambda: Catch(0), RandomPolicy(), 2, np.random.default_rng(1), max_steps=3, record=recorder
+    )
+    assert returns == [0.0, 0.0]  # Catch pays only at its 7th step
     assert [len(f) for f in recorder.frames] == [4, 4] and [len(a) for a in recorder.actions] == [3, 3]
 
 
@@ -73,10 +74,10 @@ def test_play_real_and_the_oracle_imagine_the_same_frames():
     torch.manual_seed(0)
     oracle = CatchOracle(WorldModelConfig(context=3), 3)
     frames, actions = play_real(lambda: make_env("Catch", 0), RandomPolicy(), 10, np.random.default_rng(2))
-    assert len(frames) == GRID and len(actions) == GRID - 1              # the episode ends before 10 frames
+    assert len(frames) == GRID and len(actions) == GRID - 1  # the episode ends before 10 frames
     imagined = imagine_frames(oracle, frames, actions, 3, torch.device("cpu"))
     assert len(imagined) == GRID - 3
-    assert all(np.array_equal(real, fake) for real, fake in zip(frames[3:], imagined))
+    assert all(np.array_equal(real, fake) for real, fake in zip(frames[3:], imagined, strict=True))
 
 
 def test_chase_or_random_alternates_and_scripted_starts_branch_from_the_same_start():
@@ -85,6 +86,6 @@ def test_chase_or_random_alternates_and_scripted_starts_branch_from_the_same_sta
     assert returns[::2] == [1.0] * 3
     obs, acts, seqs, real = scripted_starts(8, context=2, seed=4)
     assert obs.shape == (8, 2, 3, 64, 64) and acts.shape == (8, 2) and seqs["chase"].shape == (8, GRID - 2)
-    assert real["chase"].mean() >= real["random"].mean()      # both branches replay the same start
+    assert real["chase"].mean() >= real["random"].mean()  # both branches replay the same start
     with pytest.raises(ValueError, match="context"):
         scripted_starts(1, context=0, seed=0)

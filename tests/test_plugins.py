@@ -14,10 +14,28 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_example_plugin_trains_through_the_cli(tmp_path):
     env = {**os.environ, "JEDI_BENCH_PLUGINS": "examples.jedi_full_lr", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "run"
-    overrides = ["train.total_env_steps=200", "train.initial_collect_steps=100", "train.initial_collect_max=100",
-                 "train.final_train_epochs=0", "train.final_eval_episodes=1", "train.test_episodes=0"]
-    cmd = [sys.executable, "-m", "jedi_bench.cli", "train", "--method", "jedi-full-lr", "--game", "Catch",
-           "--preset", "smoke", "--out", str(out)] + [a for o in overrides for a in ("--set", o)]
+    overrides = [
+        "train.total_env_steps=200",
+        "train.initial_collect_steps=100",
+        "train.initial_collect_max=100",
+        "train.final_train_epochs=0",
+        "train.final_eval_episodes=1",
+        "train.test_episodes=0",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jedi_bench.cli",
+        "train",
+        "--method",
+        "jedi-full-lr",
+        "--game",
+        "Catch",
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
+    ] + [a for o in overrides for a in ("--set", o)]
     r = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     scores = json.loads((out / "scores.json").read_text())
@@ -41,8 +59,10 @@ def test_example_variant_changes_only_the_learning_rates():
     import examples.jedi_full_lr  # noqa: F401
 
     cfg = preset("catch").world_model
+
     def scales(method):
         return [g.lr_scale for c in make_world_model(method, cfg, 3).components() for g in c.param_groups]
+
     jedi, variant = scales("jedi"), scales("jedi-full-lr")
-    assert [(a, b) for a, b in zip(jedi, variant) if a != b] == [(cfg.encoder_lr_scale, 1.0)] * 2
+    assert [(a, b) for a, b in zip(jedi, variant, strict=True) if a != b] == [(cfg.encoder_lr_scale, 1.0)] * 2
     assert cfg.rew_end_lr_scale in variant

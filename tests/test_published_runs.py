@@ -19,9 +19,18 @@ from jedi_bench.config.games import ATARI100K_GAMES
 
 GAMES = list(ATARI100K_GAMES)
 # IQM over all runs x games as the papers (or rliable's paper) publish it.
-PUBLISHED_IQM = {"DIAMOND": 0.641, "IRIS": 0.501, "DreamerV3-2023": 0.487, "TWM": 0.459,
-                 "Delta-IRIS": 0.682, "Simulus": 0.990, "REM": 0.673, "SimPLe": 0.130, "SPR": 0.337,
-                 "DrQ(eps)": 0.280}
+PUBLISHED_IQM = {
+    "DIAMOND": 0.641,
+    "IRIS": 0.501,
+    "DreamerV3-2023": 0.487,
+    "TWM": 0.459,
+    "Delta-IRIS": 0.682,
+    "Simulus": 0.990,
+    "REM": 0.673,
+    "SimPLe": 0.130,
+    "SPR": 0.337,
+    "DrQ(eps)": 0.280,
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +73,10 @@ def test_run_means_match_the_per_game_table_except_the_documented_caveats():
         diff = (means[method] - table[method]).abs()
         differ.update({(method, g): d for g, d in diff.items() if d > 0.05})
     assert {k for k, d in differ.items() if d > 1.0} == {
-        ("STORM", "Freeway"), ("DreamerV3-2023", "ChopperCommand"), ("DreamerV3-2023", "UpNDown")}
+        ("STORM", "Freeway"),
+        ("DreamerV3-2023", "ChopperCommand"),
+        ("DreamerV3-2023", "UpNDown"),
+    }
     # the rest: DIAMOND Table 1's integer rounding
     assert {m for m, _ in differ} == {"STORM", "DreamerV3-2023"}
     caveats = reference.published_methods()["caveat"]

@@ -52,7 +52,7 @@ def test_every_paper_the_tables_cite_is_listed_in_the_readme():
     cited = set()
     for table in folder.glob("*.csv"):
         cited |= set(re.findall(r"arXiv (\d{4}\.\d{4,5})", table.read_text()))
-    assert {"2405.12399", "2605.13013"} <= cited             # DIAMOND's and JEDI's papers at least
+    assert {"2405.12399", "2605.13013"} <= cited  # DIAMOND's and JEDI's papers at least
     readme = (folder / "README.md").read_text()
     assert {arxiv for arxiv in cited if arxiv not in readme} == set()
 

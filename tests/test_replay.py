@@ -33,9 +33,14 @@ def fill(buffer: ReplayBuffer, lengths, open_steps: int = 0, size: int = 8, firs
         for t in range(length):
             last = t == length - 1
             final = tagged_frame(episode, length, size) if last and episode % 4 != 3 else None
-            buffer.add_step(tagged_frame(episode, t, size), 1000 * episode + t, float(t),
-                            terminated=last and episode % 3 != 2, truncated=last and episode % 3 == 2,
-                            final_obs=final)
+            buffer.add_step(
+                tagged_frame(episode, t, size),
+                1000 * episode + t,
+                float(t),
+                terminated=last and episode % 3 != 2,
+                truncated=last and episode % 3 == 2,
+                final_obs=final,
+            )
     episode = first + len(lengths)
     for t in range(open_steps):
         buffer.add_step(tagged_frame(episode, t, size), 1000 * episode + t, float(t), False, False)
@@ -138,11 +143,11 @@ def test_final_rows_hold_the_observation_the_last_action_led_to(buffer):
     batch = buffer.sample(4000, 5, np.random.default_rng(3), final_rows=True)
     tags = decode(batch.obs)
     rows = batch.final.nonzero().tolist()
-    assert rows and all(t == 4 for _, t in rows)                     # only ever a segment's last row
+    assert rows and all(t == 4 for _, t in rows)  # only ever a segment's last row
     for b, t in rows:
         episode, step = tags[b, t]
-        assert step == lengths[episode] and episode % 4 != 3          # tagged as one step past the last
-        assert episode < buffer.num_finished_episodes                 # the open episode has none
+        assert step == lengths[episode] and episode % 4 != 3  # tagged as one step past the last
+        assert episode < buffer.num_finished_episodes  # the open episode has none
         assert batch.mask[b, t] and batch.act[b, t] == 0 and batch.rew[b, t] == 0
         assert not (batch.end[b, t] or batch.trunc[b, t])
         assert (batch.end[b, t - 1] or batch.trunc[b, t - 1]) and tags[b, t - 1, 1] == step - 1
@@ -213,19 +218,49 @@ def _replay_holding(steps: int) -> ReplayBuffer:
     return replay
 
 
-@pytest.mark.parametrize("steps, call, error, match", [
-    (0, lambda r: r.sample(2, 3, np.random.default_rng(0)), ValueError, "empty replay"),
-    (0, lambda r: r.add_step(np.zeros((8, 8, 3), np.float32), 0, 0.0, False, False), ValueError, "uint8"),
-    (0, lambda r: r.add_step(np.zeros((3, 8, 8, 1), np.uint8), 0, 0.0, False, False), ValueError, "uint8"),
-    (1, lambda r: r.add_step(np.zeros((16, 16, 3), np.uint8), 0, 0.0, False, False), ValueError,
-     "frame shape"),
-    (1, lambda r: r.sample(2, 0, np.random.default_rng(0)), ValueError, "seq_len"),
-    (1, lambda r: r.add_step(tagged_frame(0, 0), 0, 0.0, False, False, final_obs=tagged_frame(0, 1)),
-     ValueError, "final_obs is given only"),
-    (1, lambda r: r.add_step(tagged_frame(0, 0), 0, 0.0, True, False, final_obs=tagged_frame(0, 1, size=4)),
-     ValueError, "final_obs must be"),
-], ids=["sample-empty", "float-frame", "frame-not-hwc", "other-frame-shape", "seq-len-0",
-        "final-obs-not-at-an-end", "final-obs-shape"])
+@pytest.mark.parametrize(
+    "steps, call, error, match",
+    [
+        (0, lambda r: r.sample(2, 3, np.random.default_rng(0)), ValueError, "empty replay"),
+        (0, lambda r: r.add_step(np.zeros((8, 8, 3), np.float32), 0, 0.0, False, False), ValueError, "uint8"),
+        (
+            0,
+            lambda r: r.add_step(np.zeros((3, 8, 8, 1), np.uint8), 0, 0.0, False, False),
+            ValueError,
+            "uint8",
+        ),
+        (
+            1,
+            lambda r: r.add_step(np.zeros((16, 16, 3), np.uint8), 0, 0.0, False, False),
+            ValueError,
+            "frame shape",
+        ),
+        (1, lambda r: r.sample(2, 0, np.random.default_rng(0)), ValueError, "seq_len"),
+        (
+            1,
+            lambda r: r.add_step(tagged_frame(0, 0), 0, 0.0, False, False, final_obs=tagged_frame(0, 1)),
+            ValueError,
+            "final_obs is given only",
+        ),
+        (
+            1,
+            lambda r: r.add_step(
+                tagged_frame(0, 0), 0, 0.0, True, False, final_obs=tagged_frame(0, 1, size=4)
+            ),
+            ValueError,
+            "final_obs must be",
+        ),
+    ],
+    ids=[
+        "sample-empty",
+        "float-frame",
+        "frame-not-hwc",
+        "other-frame-shape",
+        "seq-len-0",
+        "final-obs-not-at-an-end",
+        "final-obs-shape",
+    ],
+)
 def test_bad_input_is_refused(steps, call, error, match):
     replay = _replay_holding(steps)
     with pytest.raises(error, match=match):
@@ -240,14 +275,19 @@ def test_negative_capacity_is_refused():
 def test_save_and_load_round_trip(tmp_path):
     replay = ReplayBuffer(tmp_path / "replay")
     fill(replay, [4, 9, 2], open_steps=5)
-    assert sorted(p.name for p in (tmp_path / "replay" / "episodes").iterdir()) == \
-        ["000000.npz", "000001.npz", "000002.npz"]
+    assert sorted(p.name for p in (tmp_path / "replay" / "episodes").iterdir()) == [
+        "000000.npz",
+        "000001.npz",
+        "000002.npz",
+    ]
     replay.save()
     restored = ReplayBuffer.load(tmp_path / "replay")
     assert_same_contents(replay, restored)
     assert restored.num_episodes == 4 and restored.episode(-1).act.tolist() == [3000 + t for t in range(5)]
-    assert_same(replay.sample(16, 19, np.random.default_rng(9), final_rows=True),
-                restored.sample(16, 19, np.random.default_rng(9), final_rows=True))
+    assert_same(
+        replay.sample(16, 19, np.random.default_rng(9), final_rows=True),
+        restored.sample(16, 19, np.random.default_rng(9), final_rows=True),
+    )
     # The restored replay carries on: closing the open episode writes the next file.
     restored.add_step(tagged_frame(3, 5), 3005, 5.0, True, False)
     episode, _ = load_episode(tmp_path / "replay" / "episodes" / "000003.npz")
@@ -275,8 +315,10 @@ def test_in_memory_state_round_trip():
     restored = ReplayBuffer.load(None, replay.state_dict())
     assert restored.chunk_probs == (0.25, 0.75)
     assert_same_contents(replay, restored)
-    assert_same(replay.sample(8, 6, np.random.default_rng(1), final_rows=True),
-                restored.sample(8, 6, np.random.default_rng(1), final_rows=True))
+    assert_same(
+        replay.sample(8, 6, np.random.default_rng(1), final_rows=True),
+        restored.sample(8, 6, np.random.default_rng(1), final_rows=True),
+    )
 
 
 def test_writes_leave_no_temporary_files_and_leftovers_are_ignored(tmp_path):
@@ -303,7 +345,7 @@ def test_corrupt_episode_file_is_named(tmp_path):
     replay = ReplayBuffer(tmp_path / "replay")
     fill(replay, [3, 4, 5])
     target = tmp_path / "replay" / "episodes" / "000001.npz"
-    target.write_bytes(target.read_bytes()[: 40])
+    target.write_bytes(target.read_bytes()[:40])
     with pytest.raises(ValueError, match="000001.npz"):
         ReplayBuffer.load(tmp_path / "replay")
 

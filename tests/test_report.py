@@ -11,26 +11,62 @@ from jedi_bench import reference
 from jedi_bench.cli import main
 from jedi_bench.commands.report import aggregate, published_report
 
-TABLES = ("per_game_scores", "per_game_hns", "aggregates", "paper_comparison", "probability_of_improvement",
-          "against_diamond_runs", "published_sources", "learning_curves", "sample_efficiency", "efficiency")
-FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
-           "learning_curves", "sample_efficiency", "compute")
+TABLES = (
+    "per_game_scores",
+    "per_game_hns",
+    "aggregates",
+    "paper_comparison",
+    "probability_of_improvement",
+    "against_diamond_runs",
+    "published_sources",
+    "learning_curves",
+    "sample_efficiency",
+    "efficiency",
+)
+FIGURES = (
+    "aggregate_metrics",
+    "performance_profiles",
+    "probability_of_improvement",
+    "per_game_hns",
+    "learning_curves",
+    "sample_efficiency",
+    "compute",
+)
 # DIAMOND's published runs: Pong 19.3 to 20.9, Boxing 71.4 to 99.4. jedi is below on Pong and above on
 # Boxing, diamond below on Pong and inside on Boxing.
-SCORES = {("jedi", "Pong"): (10.0, 14.0), ("jedi", "Boxing"): (100.0, 99.6),
-          ("diamond", "Pong"): (-20.0, -18.0), ("diamond", "Boxing"): (80.0, 90.0)}
+SCORES = {
+    ("jedi", "Pong"): (10.0, 14.0),
+    ("jedi", "Boxing"): (100.0, 99.6),
+    ("diamond", "Pong"): (-20.0, -18.0),
+    ("diamond", "Boxing"): (80.0, 90.0),
+}
 
 
 def _profile(method, update_ms, frames_per_s, memory_mb):
     return {
-        "method": method, "device": {"device": "cpu", "device_name": "test-cpu"}, "versions": {},
-        "options": {"batch_size": 32, "bf16": False, "channels_last": False, "compile": False,
-                    "cuda_graphs": False, "preset": "smoke", "repeats": 2},
+        "method": method,
+        "device": {"device": "cpu", "device_name": "test-cpu"},
+        "versions": {},
+        "options": {
+            "batch_size": 32,
+            "bf16": False,
+            "channels_last": False,
+            "compile": False,
+            "cuda_graphs": False,
+            "preset": "smoke",
+            "repeats": 2,
+        },
         "parameters": {"denoiser": 10, "total": 20},
-        "timings_ms": {"denoiser_step": 1.0, "reward_end_step": 1.0, "actor_critic_step": 1.0,
-                       "full_update": update_ms},
+        "timings_ms": {
+            "denoiser_step": 1.0,
+            "reward_end_step": 1.0,
+            "actor_critic_step": 1.0,
+            "full_update": update_ms,
+        },
         "sampling": {"frames_per_s": frames_per_s, "ms_per_step": 1.0},
-        "peak_memory_mb": memory_mb, "peak_memory_kind": "cpu_peak_rss", "projected_hours_atari100k": 2.0,
+        "peak_memory_mb": memory_mb,
+        "peak_memory_kind": "cpu_peak_rss",
+        "projected_hours_atari100k": 2.0,
     }
 
 
@@ -41,13 +77,32 @@ def make_runs(tmp_path):
         for seed, score in enumerate(scores):
             run = root / method / game / str(seed)
             (run / "metrics").mkdir(parents=True)
-            (run / "scores.json").write_text(json.dumps({
-                "game": game, "method": method, "seed": seed, "preset": "smoke", "env_steps": 300,
-                "returns": [score - 1, score + 1], "mean": score, "std": 1.0, "episodes": 2,
-                "wall_time_s": 3.0, "device": "cpu"}))
-            pd.DataFrame({"epoch": [0, 1, 2], "env_steps": [100, 200, 300],
-                          "mean_return": [score - 2, score - 1, score], "std_return": [1.0] * 3,
-                          "episodes": [2] * 3}).to_csv(run / "metrics" / "eval.csv", index=False)
+            (run / "scores.json").write_text(
+                json.dumps(
+                    {
+                        "game": game,
+                        "method": method,
+                        "seed": seed,
+                        "preset": "smoke",
+                        "env_steps": 300,
+                        "returns": [score - 1, score + 1],
+                        "mean": score,
+                        "std": 1.0,
+                        "episodes": 2,
+                        "wall_time_s": 3.0,
+                        "device": "cpu",
+                    }
+                )
+            )
+            pd.DataFrame(
+                {
+                    "epoch": [0, 1, 2],
+                    "env_steps": [100, 200, 300],
+                    "mean_return": [score - 2, score - 1, score],
+                    "std_return": [1.0] * 3,
+                    "episodes": [2] * 3,
+                }
+            ).to_csv(run / "metrics" / "eval.csv", index=False)
     compute = []
     for method, args in {"diamond": (300.0, 1000.0, 800.0), "jedi": (100.0, 4000.0, 400.0)}.items():
         path = tmp_path / f"{method}.json"
@@ -177,8 +232,11 @@ def _absent_profile(root, tmp_path, compute):
 def _a_run_of_another_preset(root, tmp_path, compute):
     other = root / "dev-run"
     other.mkdir()
-    (other / "scores.json").write_text(json.dumps({"game": "Pong", "method": "jedi", "seed": 9,
-                                                   "preset": "dev", "env_steps": 1, "mean": 0.0}))
+    (other / "scores.json").write_text(
+        json.dumps(
+            {"game": "Pong", "method": "jedi", "seed": 9, "preset": "dev", "env_steps": 1, "mean": 0.0}
+        )
+    )
     return [str(root)], [], 200
 
 
@@ -186,12 +244,16 @@ def _no_bootstrap(root, tmp_path, compute):
     return [str(root)], [], 0
 
 
-@pytest.mark.parametrize("bad_input, error, match", [
-    (_empty_folder, FileNotFoundError, "empty"),
-    (_absent_profile, FileNotFoundError, "absent.json"),
-    (_a_run_of_another_preset, ValueError, "several presets"),
-    (_no_bootstrap, ValueError, "reps"),
-], ids=["empty-folder", "absent-profile", "several-presets", "zero-reps"])
+@pytest.mark.parametrize(
+    "bad_input, error, match",
+    [
+        (_empty_folder, FileNotFoundError, "empty"),
+        (_absent_profile, FileNotFoundError, "absent.json"),
+        (_a_run_of_another_preset, ValueError, "several presets"),
+        (_no_bootstrap, ValueError, "reps"),
+    ],
+    ids=["empty-folder", "absent-profile", "several-presets", "zero-reps"],
+)
 def test_aggregate_refuses_bad_input_naming_it_before_writing(runs, tmp_path, bad_input, error, match):
     root, compute = runs
     folders, profiles, reps = bad_input(root, tmp_path, compute)
@@ -215,8 +277,14 @@ def published(tmp_path_factory):
 
 @pytest.mark.slow
 def test_published_report_writes_every_table_and_figure(published):
-    for name in ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement",
-                 "reported_vs_recomputed", "published_sources"):
+    for name in (
+        "per_game_scores",
+        "per_game_hns",
+        "aggregates",
+        "probability_of_improvement",
+        "reported_vs_recomputed",
+        "published_sources",
+    ):
         for ext in ("csv", "md", "tex"):
             assert (published / "tables" / f"{name}.{ext}").exists(), f"{name}.{ext}"
     for name in ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns"):
@@ -250,9 +318,11 @@ def test_published_report_gives_each_method_the_statistics_its_data_allows(publi
     assert set(sources[sources == "published runs"].index) >= {"DIAMOND", "IRIS", "SPR", "CURL", "STORM"}
     assert set(sources[sources == "published runs"].index) == set(methods.index[methods["data"] == "runs"])
     assert set(sources[sources == "published means"].index) == set(
-        methods.index[methods["data"] == "per-game means"])
+        methods.index[methods["data"] == "per-game means"]
+    )
     assert set(sources[sources == "published claim"].index) == set(
-        methods.index[methods["data"] == "aggregate only"])
+        methods.index[methods["data"] == "aggregate only"]
+    )
     assert (agg.loc[sources == "published runs", "intervals"] == "95% stratified bootstrap").all()
     assert agg.loc[sources != "published runs", "iqm_lo"].isna().all()
     assert agg.loc["DyMoDreamer", "mean_hns"] == pytest.approx(1.566)

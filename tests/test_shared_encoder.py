@@ -8,15 +8,15 @@ import torch
 from test_train_e2e import TINY
 from test_worldmodels import moving_square_batch, tiny, trained_output
 
-from jedi_bench.train.checkpoint import load_checkpoint
+from jedi_bench.commands.train import train
 from jedi_bench.config.run import TrainConfig
+from jedi_bench.train.checkpoint import load_checkpoint
 from jedi_bench.train.optim import (
     ComponentOptimizer,
     SharedGroupOptimizer,
     load_optimizer_states,
     shared_optimizers,
 )
-from jedi_bench.commands.train import train
 from jedi_bench.worldmodels import make_world_model
 from jedi_bench.worldmodels.base import Component, ParamGroup
 
@@ -38,8 +38,11 @@ def test_the_encoder_sits_in_one_optimizer_at_its_lr_scale():
     groups = shared[0].optimizer.param_groups
     assert {id(p) for g in groups for p in g["params"]} == encoder
     assert [g["initial_lr"] for g in groups] == pytest.approx([0.3 * LR] * len(groups))
-    assert {o.name: bool(o.shared_params) for o in opts} == {"denoiser": True, "reward_end": True,
-                                                             "probe_decoder": False}
+    assert {o.name: bool(o.shared_params) for o in opts} == {
+        "denoiser": True,
+        "reward_end": True,
+        "probe_decoder": False,
+    }
 
 
 @pytest.mark.parametrize("method", ["diamond", "ae-latent"])
@@ -50,7 +53,8 @@ def test_other_methods_share_nothing(method):
 
 def test_one_turn_steps_the_encoder_once_on_the_sum_of_both_clipped_gradients():
     """The turn's updates leave the encoder untouched and add their gradients (each clipped with its own
-    component's clip); then one AdamW step at 0.3 x lr moves it: the first Adam step is lr * g / (|g| + eps)."""
+    component's clip); then one AdamW step at 0.3 x lr moves it: the first Adam step is
+    lr * g / (|g| + eps)."""
     torch.manual_seed(0)
     wm = trained_output(make_world_model("jedi", tiny(), 4))
     ref = copy.deepcopy(wm)
@@ -61,7 +65,7 @@ def test_one_turn_steps_the_encoder_once_on_the_sum_of_both_clipped_gradients():
     for i, opt in enumerate(opts):
         torch.manual_seed(i)
         opt.update(batches[opt.name], epoch=1)
-        assert all(torch.equal(p, b) for p, b in zip(wm.encoder.parameters(), before)), opt.name
+        assert all(torch.equal(p, b) for p, b in zip(wm.encoder.parameters(), before, strict=True)), opt.name
     gathered = [p.grad.clone() for p in wm.encoder.parameters()]
 
     expected = [torch.zeros_like(p) for p in ref.encoder.parameters()]
@@ -75,9 +79,9 @@ def test_one_turn_steps_the_encoder_once_on_the_sum_of_both_clipped_gradients():
         grads = [p.grad for p in ref.encoder.parameters()]
         if any(g is not None and g.any() for g in grads):
             contributed.append(c.name)
-            expected = [e + g for e, g in zip(expected, grads)]
+            expected = [e + g for e, g in zip(expected, grads, strict=True)]
     assert contributed == ["denoiser", "reward_end"]
-    for g, e in zip(gathered, expected):
+    for g, e in zip(gathered, expected, strict=True):
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-8)
 
     stats = shared.step()
@@ -85,13 +89,14 @@ def test_one_turn_steps_the_encoder_once_on_the_sum_of_both_clipped_gradients():
     assert all(p.grad is None for p in wm.encoder.parameters())
     decayed = {id(p) for g in shared.optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     steps = []
-    for p, p0, g in zip(wm.encoder.parameters(), before, gathered):
+    for p, p0, g in zip(wm.encoder.parameters(), before, gathered, strict=True):
         assert int(shared.optimizer.state[p]["step"]) == 1
         decay = 1 - 0.3 * LR * 1e-2 if id(p) in decayed else 1.0
-        torch.testing.assert_close(p.detach(), p0 * decay - 0.3 * LR * g / (g.abs() + cfg.adam_eps),
-                                   rtol=0, atol=1e-7)
+        torch.testing.assert_close(
+            p.detach(), p0 * decay - 0.3 * LR * g / (g.abs() + cfg.adam_eps), rtol=0, atol=1e-7
+        )
         steps.append((p.detach() - p0 * decay).abs().max())
-    assert max(steps) == pytest.approx(0.3 * LR, rel=1e-3)       # 0.3x, not two steps of it
+    assert max(steps) == pytest.approx(0.3 * LR, rel=1e-3)  # 0.3x, not two steps of it
 
 
 def test_a_turn_that_left_no_gradient_takes_no_step():
@@ -132,10 +137,14 @@ def test_the_loop_steps_the_encoder_once_per_turn_and_checkpoints_its_optimizer(
 
     monkeypatch.setattr(ComponentOptimizer, "update", recording_update)
     monkeypatch.setattr(SharedGroupOptimizer, "step", recording_step)
-    overrides = TINY + ["train.first_epoch_world_model_updates=2", "train.total_env_steps=40",
-                        "train.final_train_epochs=0", "train.lr=0.001"]
+    overrides = TINY + [
+        "train.first_epoch_world_model_updates=2",
+        "train.total_env_steps=40",
+        "train.final_train_epochs=0",
+        "train.lr=0.001",
+    ]
     assert train("jedi", "Catch", 0, "smoke", str(tmp_path / "run"), "cpu", overrides, progress=False) == 0
-    first_epoch = [name for _, name in order[:order.index((1, "actor_critic"))]]
+    first_epoch = [name for _, name in order[: order.index((1, "actor_critic"))]]
     assert first_epoch == ["denoiser", "reward_end", "probe_decoder", "encoder"] * 2
     turns = sum(name == "denoiser" for _, name in order)
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["optimizers"]["encoder"]

@@ -27,9 +27,16 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
 RUN = "runs/smoke/jedi/Pong/0"
 # What the README shows, plus a first status check after 2 s instead of 40 (shorter test).
-SLURM_ARGS = ("--profile", str(REPO / "workflows/profiles/slurm-cpu"), "--slurm-status-command", "squeue",
-              "--slurm-init-seconds-before-status-checks", "2",
-              "--configfile", str(REPO / "workflows/config/tiny.yaml"))
+SLURM_ARGS = (
+    "--profile",
+    str(REPO / "workflows/profiles/slurm-cpu"),
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--configfile",
+    str(REPO / "workflows/config/tiny.yaml"),
+)
 # The jobs inherit Snakemake's environment (sbatch --export=ALL): this Python's jedi-bench comes first.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
@@ -49,22 +56,33 @@ def why_skip() -> str | None:
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-           str(workdir), *args]
-    return subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, env=ENV,
-                          timeout=timeout)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    return subprocess.run(
+        cmd, check=False, cwd=workdir, capture_output=True, text=True, env=ENV, timeout=timeout
+    )
 
 
 def squeue(*args: str) -> list[list[str]]:
     """squeue rows as [job id, state, comment, CPUs] (the plugin's comment names rule and wildcards)."""
-    out = subprocess.run(["squeue", "--noheader", "--format=%i|%T|%k|%C", *args], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "--noheader", "--format=%i|%T|%k|%C", *args], capture_output=True, text=True, check=True
+    ).stdout
     return [line.split("|") for line in out.splitlines()]
 
 
 def same_run(a: Path, b: Path) -> None:
     """Equal scores (but wall time) and equal per-epoch metrics (but timings)."""
     sa, sb = (json.loads((r / "scores.json").read_text()) for r in (a, b))
+
     def but_wall_time(scores):
         return {k: v for k, v in scores.items() if k != "wall_time_s"}
 
@@ -95,7 +113,7 @@ def check_lock_and_duplicate(work: Path, job: list[str]) -> None:
     """What stands between a rerun and a second job for the same run: the killed Snakemake's lock."""
     r = snakemake(work, "runs", *SLURM_ARGS)
     assert r.returncode != 0 and "Directory cannot be locked" in r.stdout + r.stderr
-    assert [j for j in squeue() if j[2].startswith("rule_train")] == [job]     # nothing submitted
+    assert [j for j in squeue() if j[2].startswith("rule_train")] == [job]  # nothing submitted
     # Once unlocked, nothing asks SLURM: the run's output is missing, so Snakemake would submit its
     # training again beside the running job (a dry run shows it; `scancel` the old job first).
     assert snakemake(work, "--unlock", *SLURM_ARGS).returncode == 0
@@ -161,8 +179,17 @@ def test_killed_snakemake_and_cancelled_job_resume_to_the_same_scores(finished, 
     work = tmp_path / "work"
     work.mkdir()
     log = (tmp_path / "first.log").open("w")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-           str(work), "runs", *SLURM_ARGS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "runs",
+        *SLURM_ARGS,
+    ]
     first = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     try:
         job = kill_snakemake_while_training(first, work / RUN, tmp_path / "first.log")
@@ -170,7 +197,7 @@ def test_killed_snakemake_and_cancelled_job_resume_to_the_same_scores(finished, 
     finally:
         first.kill()
         for j in squeue():
-            if j[2].startswith("rule_train"):     # nothing of this test left running, even on a failure
+            if j[2].startswith("rule_train"):  # nothing of this test left running, even on a failure
                 subprocess.run(["scancel", j[0]], check=False)
 
     deadline = time.monotonic() + 60

@@ -27,13 +27,27 @@ from jedi_bench.train.run import SCORES_KEYS
 METHODS = ["jedi", "diamond", "ae-latent"]
 # 5 epochs: the initial collection (30 steps, 4 Catch rewards, extended by 5 steps to the 5th reward),
 # 10 steps, 10 steps, the last 5 steps of the budget, one training-only epoch.
-TINY = ["train.total_env_steps=60", "train.initial_collect_steps=30", "train.initial_collect_max=40",
-        "train.initial_collect_chunk=5", "train.initial_collect_min_rewards=5",
-        "train.collect_steps_per_epoch=10", "train.world_model_updates=1", "train.actor_critic_updates=1",
-        "train.first_epoch_world_model_updates=1", "train.first_epoch_actor_critic_updates=1",
-        "train.final_train_epochs=1", "train.batch_size=2", "agent.batch_size=2", "agent.horizon=2",
-        "train.test_every_epochs=2", "train.test_episodes=1", "train.final_eval_episodes=3",
-        "train.eval_max_agent_steps=10", "world_model.rew_end_seq_len=6"]
+TINY = [
+    "train.total_env_steps=60",
+    "train.initial_collect_steps=30",
+    "train.initial_collect_max=40",
+    "train.initial_collect_chunk=5",
+    "train.initial_collect_min_rewards=5",
+    "train.collect_steps_per_epoch=10",
+    "train.world_model_updates=1",
+    "train.actor_critic_updates=1",
+    "train.first_epoch_world_model_updates=1",
+    "train.first_epoch_actor_critic_updates=1",
+    "train.final_train_epochs=1",
+    "train.batch_size=2",
+    "agent.batch_size=2",
+    "agent.horizon=2",
+    "train.test_every_epochs=2",
+    "train.test_episodes=1",
+    "train.final_eval_episodes=3",
+    "train.eval_max_agent_steps=10",
+    "world_model.rew_end_seq_len=6",
+]
 EPOCHS = 5
 
 
@@ -65,11 +79,13 @@ def test_run_folder_contents(finished_runs):
     assert tuple(scores) == SCORES_KEYS
     assert scores["env_steps"] == 60 and scores["episodes"] == 3 == len(scores["returns"])
     assert scores["game"] == "Catch" and scores["method"] == "jedi" and scores["preset"] == "smoke"
-    assert all(r in (-1.0, 0.0, 1.0) for r in scores["returns"])   # Catch pays one +-1 per 7-step episode
+    assert all(r in (-1.0, 0.0, 1.0) for r in scores["returns"])  # Catch pays one +-1 per 7-step episode
     stored = yaml.safe_load((run / "config.yaml").read_text())
     assert stored == yaml.safe_load(dump_yaml(resolve("jedi", "Catch", 0, "smoke", TINY)))
     info = json.loads((run / "run_info.json").read_text())
-    assert {"seed", "method", "game", "preset", "library_versions", "device", "command", "start_time"} <= set(info)
+    assert {"seed", "method", "game", "preset", "library_versions", "device", "command", "start_time"} <= set(
+        info
+    )
     assert info["library_versions"]["torch"].startswith(torch.__version__.split("+")[0])
     train_csv = pd.read_csv(run / "metrics" / "train.csv")
     assert list(train_csv["epoch"]) == list(range(1, EPOCHS + 1))
@@ -81,7 +97,12 @@ def test_run_folder_contents(finished_runs):
     assert list(eval_csv["epoch"]) == [2, 4]
     assert any((run / "tb").iterdir())
     c = counters(run)
-    assert (c["epoch"], c["env_steps"], c["epoch_collected"], c["train_only_epochs"]) == (EPOCHS, 60, False, 1)
+    assert (c["epoch"], c["env_steps"], c["epoch_collected"], c["train_only_epochs"]) == (
+        EPOCHS,
+        60,
+        False,
+        1,
+    )
 
 
 def test_checkpoint_holds_the_whole_state(finished_runs):
@@ -138,8 +159,22 @@ def test_killed_run_resumes_to_the_same_result(method, finished_runs, tmp_path, 
 
 def test_sigkill_after_the_first_checkpoint_resumes_exactly(finished_runs, tmp_path):
     run = tmp_path / "killed"
-    command = [sys.executable, "-m", "jedi_bench.cli", "train", "--method", "jedi", "--game", "Catch",
-               "--preset", "smoke", "--out", str(run), "--device", "cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "jedi_bench.cli",
+        "train",
+        "--method",
+        "jedi",
+        "--game",
+        "Catch",
+        "--preset",
+        "smoke",
+        "--out",
+        str(run),
+        "--device",
+        "cpu",
+    ]
     for item in TINY:
         command += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -167,13 +202,16 @@ def test_config_mismatch_is_refused_naming_the_keys(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "keep.txt"]
 
 
-@pytest.mark.parametrize("args, match", [
-    (("nope", "Catch", "smoke", []), "unknown method"),
-    (("jedi", "Pacman", "smoke", []), "unknown game"),
-    (("jedi", "Catch", "tiny", []), "unknown preset"),
-    (("jedi", "Catch", "smoke", ["train.lr=-1"]), "lr"),
-    (("jedi", "Catch", "smoke", ["agent.lr_scale=0"]), "agent.lr_scale"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("nope", "Catch", "smoke", []), "unknown method"),
+        (("jedi", "Pacman", "smoke", []), "unknown game"),
+        (("jedi", "Catch", "tiny", []), "unknown preset"),
+        (("jedi", "Catch", "smoke", ["train.lr=-1"]), "lr"),
+        (("jedi", "Catch", "smoke", ["agent.lr_scale=0"]), "agent.lr_scale"),
+    ],
+)
 def test_bad_input_fails_before_any_work(args, match, tmp_path):
     method, game, preset, overrides = args
     with pytest.raises(ValueError, match=match):
@@ -210,10 +248,13 @@ def test_checkpoint_written_with_another_config_is_refused(finished_runs, tmp_pa
         run_train("jedi", run, ["train.total_env_steps=70"])
 
 
-@pytest.mark.parametrize("method, first_epoch", [
-    ("jedi", ["denoiser", "reward_end", "probe_decoder"] * 2 + ["actor_critic"]),
-    ("diamond", ["denoiser", "denoiser", "reward_end", "reward_end", "actor_critic"]),
-])
+@pytest.mark.parametrize(
+    "method, first_epoch",
+    [
+        ("jedi", ["denoiser", "reward_end", "probe_decoder"] * 2 + ["actor_critic"]),
+        ("diamond", ["denoiser", "denoiser", "reward_end", "reward_end", "actor_critic"]),
+    ],
+)
 def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path, monkeypatch):
     """JEDI's denoiser and reward model (one encoder) alternate update by update; DIAMOND's run in blocks."""
     order = []
@@ -224,8 +265,18 @@ def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path,
         return original(self, batch, epoch, bf16)
 
     monkeypatch.setattr(ComponentOptimizer, "update", recording)
-    assert run_train(method, tmp_path / "run", ["train.first_epoch_world_model_updates=2",
-                                                "train.total_env_steps=40", "train.final_train_epochs=0"]) == 0
+    assert (
+        run_train(
+            method,
+            tmp_path / "run",
+            [
+                "train.first_epoch_world_model_updates=2",
+                "train.total_env_steps=40",
+                "train.final_train_epochs=0",
+            ],
+        )
+        == 0
+    )
     assert [name for epoch, name in order if epoch == 1] == first_epoch
 
 
@@ -234,14 +285,14 @@ def test_a_run_started_before_a_config_key_was_added_still_resumes(finished_runs
     run = tmp_path / "old"
     shutil.copytree(finished_runs["jedi"], run)
     stored = yaml.safe_load((run / "config.yaml").read_text())
-    del stored["agent"]["standardize_input"]          # written by code that did not have this key yet
+    del stored["agent"]["standardize_input"]  # written by code that did not have this key yet
     (run / "config.yaml").write_text(yaml.safe_dump(stored))
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     del state["config"]["agent"]["standardize_input"]
     save_checkpoint(run / "checkpoints" / "last.pt", state)
 
     cfg = resolve("jedi", "Catch", 0, "smoke", TINY)
-    check_same_config(run, cfg)                       # its default is what the old run used
+    check_same_config(run, cfg)  # its default is what the old run used
     trainer = loop.Trainer(cfg, run, torch.device("cpu"), progress=False)
     trainer.load()
     assert trainer.epoch == EPOCHS

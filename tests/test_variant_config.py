@@ -31,8 +31,14 @@ from jedi_bench.worldmodels import (  # noqa: E402
 from jedi_bench.worldmodels.jedi import JediWorldModel  # noqa: E402
 
 #: a run of a few seconds (the smoke preset, shortened further)
-SHORT = ["train.total_env_steps=200", "train.initial_collect_steps=100", "train.initial_collect_max=100",
-         "train.final_train_epochs=0", "train.final_eval_episodes=1", "train.test_episodes=0"]
+SHORT = [
+    "train.total_env_steps=200",
+    "train.initial_collect_steps=100",
+    "train.initial_collect_max=100",
+    "train.final_train_epochs=0",
+    "train.final_eval_episodes=1",
+    "train.test_episodes=0",
+]
 
 
 def stored(cfg) -> dict:
@@ -59,7 +65,7 @@ def test_the_constructor_receives_the_section():
         wm = make_world_model(cfg.method, cfg.world_model, 3)
         assert wm.cfg.variant == JediWiderConfig(width=width)
         assert denoiser_width(wm) == width * channels
-    assert cfg.world_model.latent_denoiser_channels == channels     # the run's config is left as it was
+    assert cfg.world_model.latent_denoiser_channels == channels  # the run's config is left as it was
 
 
 def test_from_dict_rebuilds_the_section_typed():
@@ -84,13 +90,18 @@ def test_a_section_stored_before_its_module_was_imported_is_typed_by_the_registr
     assert validate_run_config(untyped).world_model.variant == JediWiderConfig(width=3)
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (["world_model.variant.width=0"], "world_model.variant.width must be an integer >= 1"),
-    (["world_model.variant.depth=3"],
-     r"unknown config key 'world_model.variant.depth'; world_model.variant has width"),
-    (["world_model.variant.width=wide"], "width expects int, got str"),
-    (["world_model.variant={}"], "is a section, set its keys instead"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["world_model.variant.width=0"], "world_model.variant.width must be an integer >= 1"),
+        (
+            ["world_model.variant.depth=3"],
+            r"unknown config key 'world_model.variant.depth'; world_model.variant has width",
+        ),
+        (["world_model.variant.width=wide"], "width expects int, got str"),
+        (["world_model.variant={}"], "is a section, set its keys instead"),
+    ],
+)
 def test_bad_section_values_are_named(overrides, match):
     with pytest.raises(ValueError, match=match):
         resolve_run_config("jedi-wider", "Catch", 0, "smoke", overrides)
@@ -150,20 +161,35 @@ def test_example_variant_trains_through_the_cli_with_its_section_set(tmp_path):
     out = tmp_path / "run"
 
     def train(*overrides: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "jedi_bench.cli", "train", "--method", "jedi-wider", "--game", "Catch",
-               "--preset", "smoke", "--device", "cpu", "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jedi_bench.cli",
+            "train",
+            "--method",
+            "jedi-wider",
+            "--game",
+            "Catch",
+            "--preset",
+            "smoke",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
         cmd += [a for o in [*SHORT, *overrides] for a in ("--set", o)]
-        return subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(
+            cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
 
     r = train("world_model.variant.width=3")
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((out / "scores.json").read_text())["method"] == "jedi-wider"
     assert yaml.safe_load((out / "config.yaml").read_text())["world_model"]["variant"] == {"width": 3}
     models = torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["models"]
-    assert models["world_model"]["dynamics.net.conv_in.weight"].shape[0] == 3 * 32   # smoke: 32 channels
+    assert models["world_model"]["dynamics.net.conv_in.weight"].shape[0] == 3 * 32  # smoke: 32 channels
 
-    r = train("world_model.variant.width=2")                       # the stored section is part of the run
+    r = train("world_model.variant.width=2")  # the stored section is part of the run
     assert r.returncode == 2 and "world_model.variant.width (stored 3, requested 2)" in r.stderr
     r = train("world_model.variant.width=3")
     assert r.returncode == 0 and "finished run" in r.stdout

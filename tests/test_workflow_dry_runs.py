@@ -40,15 +40,28 @@ def test_default_config_dry_run_schedules_the_full_benchmark(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_config_dry_run_with_the_local_profile(tmp_path):
-    r = snakemake(tmp_path, "-n", "-p", "--profile", str(PROFILES / "local"), "--cores", "2",
-                  "--configfile", str(CONFIGS / "smoke.yaml"))
+    r = snakemake(
+        tmp_path,
+        "-n",
+        "-p",
+        "--profile",
+        str(PROFILES / "local"),
+        "--cores",
+        "2",
+        "--configfile",
+        str(CONFIGS / "smoke.yaml"),
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     counts = job_counts(r.stdout)
     assert counts["train"] == 3 * 2 * 2 and counts["profile"] == 3 and counts["aggregate"] == 1
-    assert ("jedi-bench train --method ae-latent --game Breakout --seed 1 --preset smoke "
-            "--out runs/smoke/ae-latent/Breakout/1 --device cpu") in r.stdout
-    assert ("jedi-bench profile --method diamond --device cpu --preset smoke --batch-size 4 --repeats 3"
-            in r.stdout)
+    assert (
+        "jedi-bench train --method ae-latent --game Breakout --seed 1 --preset smoke "
+        "--out runs/smoke/ae-latent/Breakout/1 --device cpu"
+    ) in r.stdout
+    assert (
+        "jedi-bench profile --method diamond --device cpu --preset smoke --batch-size 4 --repeats 3"
+        in r.stdout
+    )
     assert "jedi-bench aggregate --runs runs/smoke/jedi/Pong/0 " in r.stdout
     assert "--compute results/smoke/compute/jedi.json results/smoke/compute/diamond.json" in r.stdout
     # a profiling job takes every core given to Snakemake, so nothing runs beside its timings
@@ -58,20 +71,38 @@ def test_smoke_config_dry_run_with_the_local_profile(tmp_path):
 
 @pytest.mark.slow
 def test_dev_config_and_the_optional_learning_check(tmp_path):
-    r = snakemake(tmp_path, "all", "learning_check", "-n", "-p", "--cores", "8",
-                  "--configfile", str(CONFIGS / "dev.yaml"))
+    r = snakemake(
+        tmp_path,
+        "all",
+        "learning_check",
+        "-n",
+        "-p",
+        "--cores",
+        "8",
+        "--configfile",
+        str(CONFIGS / "dev.yaml"),
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     counts = job_counts(r.stdout)
     assert counts["train"] == 2 * 2 * 1 and counts["learning_check"] == 1
     assert "--preset dev --out runs/dev/jedi/Breakout/0 --device cuda" in r.stdout
-    assert ("jedi-bench learning-check --methods catch-oracle jedi diamond ae-latent --seed 0 --episodes 100"
-            in r.stdout)
+    assert (
+        "jedi-bench learning-check --methods catch-oracle jedi diamond ae-latent --seed 0 --episodes 100"
+        in r.stdout
+    )
 
 
 @pytest.mark.slow
 def test_learning_check_overrides_reach_the_command(tmp_path):
-    cfg = write_config(tmp_path / "c.yaml", learning_check={
-        "methods": ["diamond"], "seed": 0, "episodes": 100, "overrides": ["speed.bf16=false"]})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        learning_check={
+            "methods": ["diamond"],
+            "seed": 0,
+            "episodes": 100,
+            "overrides": ["speed.bf16=false"],
+        },
+    )
     r = snakemake(tmp_path, "learning_check", "-n", "-p", "--cores", "2", "--configfile", str(cfg))
     assert r.returncode == 0, r.stderr + r.stdout
     assert "--episodes 100 --set speed.bf16=false --out results/learning_check/latest" in r.stdout
@@ -95,17 +126,22 @@ def test_runs_per_gpu_reaches_the_training_jobs(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("change, named", [
-    ({"games": ["Pong", "Pongg"]}, "'Pongg'"),
-    ({"methods": ["jedi", "dimond"]}, "'dimond'"),
-    ({"preset": "smok"}, "'smok'"),
-    ({"learning_check": {"methods": ["jedl"], "seed": 0, "episodes": 5}}, "'jedl'"),
-    ({"learning_check": {"methods": ["jedi"], "seed": 0, "episodes": 5, "overrides": ["game=Pong"]}},
-     "'game=Pong'"),
-    ({"device": "gpu"}, "'gpu'"),
-    ({"resources": {"train": {"threads": 0, "mem_mb": 1000, "runtime": 10}}}, "threads"),
-    ({"gpu": {"runs_per_gpu": 0}}, "runs_per_gpu"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"games": ["Pong", "Pongg"]}, "'Pongg'"),
+        ({"methods": ["jedi", "dimond"]}, "'dimond'"),
+        ({"preset": "smok"}, "'smok'"),
+        ({"learning_check": {"methods": ["jedl"], "seed": 0, "episodes": 5}}, "'jedl'"),
+        (
+            {"learning_check": {"methods": ["jedi"], "seed": 0, "episodes": 5, "overrides": ["game=Pong"]}},
+            "'game=Pong'",
+        ),
+        ({"device": "gpu"}, "'gpu'"),
+        ({"resources": {"train": {"threads": 0, "mem_mb": 1000, "runtime": 10}}}, "threads"),
+        ({"gpu": {"runs_per_gpu": 0}}, "runs_per_gpu"),
+    ],
+)
 def test_bad_config_fails_before_any_job_naming_the_problem(tmp_path, change, named):
     cfg = write_config(tmp_path / "bad.yaml", **change)
     r = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))

@@ -46,14 +46,27 @@ def slurm_profile_for_dry_run(name: str, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("name, device, gpus", [("slurm", "cuda", "gpu=1"), ("slurm-cpu", "cpu", "gpu=0")])
 def test_slurm_profile_dry_run(tmp_path, name, device, gpus):
     """Jobs ask for the config's memory and runtime, and for a GPU only where the device is cuda."""
-    cfg = write_config(tmp_path / "c.yaml", resources={
-        "train": {"threads": 3, "mem_mb": 1234, "runtime": 77},
-        "profile": {"threads": 5, "mem_mb": 2345, "runtime": 88},
-        "aggregate": {"threads": 1, "mem_mb": 3456, "runtime": 99},
-        "learning_check": {"threads": 2, "mem_mb": 4567, "runtime": 111}})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        resources={
+            "train": {"threads": 3, "mem_mb": 1234, "runtime": 77},
+            "profile": {"threads": 5, "mem_mb": 2345, "runtime": 88},
+            "aggregate": {"threads": 1, "mem_mb": 3456, "runtime": 99},
+            "learning_check": {"threads": 2, "mem_mb": 4567, "runtime": 111},
+        },
+    )
     # a dry run caps threads at --cores (1 by default); the real run's --cpus-per-task: tests/test_slurm.py
-    r = snakemake(tmp_path, "-n", "-p", "--profile", str(slurm_profile_for_dry_run(name, tmp_path)),
-                  "--cores", "8", "--configfile", str(cfg))
+    r = snakemake(
+        tmp_path,
+        "-n",
+        "-p",
+        "--profile",
+        str(slurm_profile_for_dry_run(name, tmp_path)),
+        "--cores",
+        "8",
+        "--configfile",
+        str(cfg),
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     assert job_counts(r.stdout)["train"] == 12
     assert f"--device {device}" in r.stdout

@@ -11,15 +11,35 @@ import pytest
 from workflow_run import snakemake, write_config
 
 TINY_OVERRIDES = [
-    "train.total_env_steps=200", "train.initial_collect_steps=100", "train.initial_collect_max=100",
-    "train.initial_collect_min_rewards=0", "train.collect_steps_per_epoch=100", "train.final_train_epochs=1",
-    "train.test_every_epochs=1", "train.test_episodes=1", "train.final_eval_episodes=1",
+    "train.total_env_steps=200",
+    "train.initial_collect_steps=100",
+    "train.initial_collect_max=100",
+    "train.initial_collect_min_rewards=0",
+    "train.collect_steps_per_epoch=100",
+    "train.final_train_epochs=1",
+    "train.test_every_epochs=1",
+    "train.test_episodes=1",
+    "train.final_eval_episodes=1",
     "train.eval_max_agent_steps=50",
 ]
-SUITE_TABLES = ("per_game_scores", "per_game_hns", "aggregates", "probability_of_improvement",
-                "learning_curves", "sample_efficiency", "efficiency")
-SUITE_FIGURES = ("aggregate_metrics", "performance_profiles", "probability_of_improvement", "per_game_hns",
-                 "learning_curves", "sample_efficiency", "compute")
+SUITE_TABLES = (
+    "per_game_scores",
+    "per_game_hns",
+    "aggregates",
+    "probability_of_improvement",
+    "learning_curves",
+    "sample_efficiency",
+    "efficiency",
+)
+SUITE_FIGURES = (
+    "aggregate_metrics",
+    "performance_profiles",
+    "probability_of_improvement",
+    "per_game_hns",
+    "learning_curves",
+    "sample_efficiency",
+    "compute",
+)
 
 
 @pytest.mark.slow
@@ -27,12 +47,18 @@ def test_smoke_workflow_end_to_end(tmp_path):
     """The real commands on a tiny config: two methods, one game, one seed, preset smoke shrunk
     further by overrides; every table and figure of the report must exist, and the HTML report."""
     if shutil.which("jedi-bench") is None:
-        raise FileNotFoundError("the jedi-bench command is not on PATH: install the package "
-                                "(pip install -e .)")
-    cfg = write_config(tmp_path / "tiny.yaml", methods=["jedi", "diamond"], games=["Pong"], seeds=[0],
-                       train_overrides=TINY_OVERRIDES,
-                       profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": []},
-                       aggregate={"reps": 20})
+        raise FileNotFoundError(
+            "the jedi-bench command is not on PATH: install the package (pip install -e .)"
+        )
+    cfg = write_config(
+        tmp_path / "tiny.yaml",
+        methods=["jedi", "diamond"],
+        games=["Pong"],
+        seeds=[0],
+        train_overrides=TINY_OVERRIDES,
+        profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": []},
+        aggregate={"reps": 20},
+    )
     work = tmp_path / "work"
     work.mkdir()
     r = snakemake(work, "--cores", "2", "--configfile", str(cfg), timeout=900)

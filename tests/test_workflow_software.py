@@ -34,7 +34,7 @@ def test_every_rule_that_runs_a_command_declares_the_conda_environment():
             if "\n    shell:" in block:
                 rule = block.split(":")[0]
                 assert "\n    conda:\n        SOFTWARE_ENV\n" in block, f"{smk.name}: {rule} lacks conda:"
-    assert "SOFTWARE_ENV = \"envs/jedi-bench.yaml\"" in (REPO / "workflows" / "common.smk").read_text()
+    assert 'SOFTWARE_ENV = "envs/jedi-bench.yaml"' in (REPO / "workflows" / "common.smk").read_text()
 
 
 def test_conda_environment_pins_what_pyproject_pins_and_installs_the_repository():
@@ -81,8 +81,17 @@ def test_conda_dry_run_needs_no_network(tmp_path):
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_CONDA_CALLS=str(calls))
     work = tmp_path / "work"
     work.mkdir()
-    r = snakemake(work, "-n", "--cores", "2", "--configfile", str(CONFIGS / "smoke.yaml"),
-                  "--software-deployment-method", "conda", env=env)
+    r = snakemake(
+        work,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(CONFIGS / "smoke.yaml"),
+        "--software-deployment-method",
+        "conda",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     assert f"Conda environment {ENV_FILE} will be created." in r.stdout + r.stderr
     assert job_counts(r.stdout)["train"] == 12

@@ -64,26 +64,48 @@ def test_workflow_passes_the_config_to_every_command(tmp_path, fake_cli):
     env, calls = fake_cli
     work = tmp_path / "work"
     work.mkdir()
-    cfg = write_config(tmp_path / "c.yaml", methods=["diamond", "jedi"], games=["Pong"], seeds=[3, 4],
-                       train_overrides=["train.test_episodes=2"],
-                       profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": ["--bf16"]},
-                       aggregate={"reps": 7})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        methods=["diamond", "jedi"],
+        games=["Pong"],
+        seeds=[3, 4],
+        train_overrides=["train.test_episodes=2"],
+        profile={"enabled": True, "batch_size": 2, "repeats": 1, "options": ["--bf16"]},
+        aggregate={"reps": 7},
+    )
     r = snakemake(work, "--cores", "2", "--configfile", str(cfg), env=env)
     assert r.returncode == 0, r.stderr + r.stdout
     made = calls()
     train = [c for c in made if c[0] == "train"]
     assert len(train) == 4
-    assert ["train", "--method", "jedi", "--game", "Pong", "--seed", "4", "--preset", "smoke",
-            "--out", "runs/smoke/jedi/Pong/4", "--device", "cpu", "--set", "train.test_episodes=2"] in train
+    assert [
+        "train",
+        "--method",
+        "jedi",
+        "--game",
+        "Pong",
+        "--seed",
+        "4",
+        "--preset",
+        "smoke",
+        "--out",
+        "runs/smoke/jedi/Pong/4",
+        "--device",
+        "cpu",
+        "--set",
+        "train.test_episodes=2",
+    ] in train
     profile = [c for c in made if c[0] == "profile"]
     # one after another, in the config's order (each waits for the previous profile)
     assert [c[c.index("--method") + 1] for c in profile] == ["diamond", "jedi"]
     assert all("--bf16" in c and c[c.index("--batch-size") + 1] == "2" for c in profile)
     (agg,) = [c for c in made if c[0] == "aggregate"]
-    runs = agg[agg.index("--runs") + 1:agg.index("--out")]
+    runs = agg[agg.index("--runs") + 1 : agg.index("--out")]
     assert sorted(runs) == sorted(f"runs/smoke/{m}/Pong/{s}" for m in ("diamond", "jedi") for s in (3, 4))
-    assert agg[agg.index("--compute") + 1:agg.index("--reps")] == [
-        "results/smoke/compute/diamond.json", "results/smoke/compute/jedi.json"]
+    assert agg[agg.index("--compute") + 1 : agg.index("--reps")] == [
+        "results/smoke/compute/diamond.json",
+        "results/smoke/compute/jedi.json",
+    ]
     assert agg[-1] == "7"
     assert (work / "results/smoke/report.md").exists() and (work / "results/published/report.md").exists()
     # a second run has nothing left to do

@@ -16,7 +16,6 @@ from jedi_bench.worldmodels.pixels import pixels_to_uint8, quantize_8bit
 METHODS = ["diamond", "jedi", "ae-latent"]
 
 
-
 def tiny(**changes) -> WorldModelConfig:
     cfg = preset("smoke").world_model
     for k, v in changes.items():
@@ -33,7 +32,7 @@ def moving_square_batch(b: int, t: int, num_actions: int = 4, seed: int = 0) -> 
     for i in range(t):
         for j in range(b):
             p = int(pos[j]) + 2 * i
-            obs[j, i, j % 3, p:p + 12, p:p + 12] = 1.0
+            obs[j, i, j % 3, p : p + 12, p : p + 12] = 1.0
     rew = (act == 1).float() * 3.0
     end = torch.zeros(b, t, dtype=torch.bool)
     end[0, -1] = True
@@ -173,8 +172,9 @@ def test_switching_puts_the_models_own_prediction_in_the_second_context():
     out = {}
     for use_prediction in (False, True):
         torch.manual_seed(1)
-        out[use_prediction] = autoregressive_latent_loss(wm.dynamics, z, z, batch.act, batch.mask, 1,
-                                                         use_prediction)[1]
+        out[use_prediction] = autoregressive_latent_loss(
+            wm.dynamics, z, z, batch.act, batch.mask, 1, use_prediction
+        )[1]
     assert out[False]["loss_target0"] == out[True]["loss_target0"]
     assert out[False]["loss_target1"] != out[True]["loss_target1"]
 
@@ -187,7 +187,7 @@ def test_jedi_ema_target_encoder_moves_towards_the_encoder():
         for p in wm.encoder.parameters():
             p.add_(1.0)
     component(wm, "denoiser").loss(moving_square_batch(2, 6))
-    triples = zip(wm.target_encoder.parameters(), before.parameters(), wm.encoder.parameters())
+    triples = zip(wm.target_encoder.parameters(), before.parameters(), wm.encoder.parameters(), strict=True)
     for p_new, p_old, p_enc in triples:
         assert torch.allclose(p_new, 0.9 * p_old + 0.1 * p_enc, atol=1e-6)
     assert "target_encoder" not in wm.num_parameters()
@@ -219,13 +219,13 @@ def test_eight_bit_quantisation_of_generated_frames():
     q = quantize_8bit(x)
     levels = (q + 1) * 127.5
     assert q.min() == -1 and q.max() == 1 and torch.allclose(levels, levels.round(), atol=1e-4)
-    gap = x.clamp(-1, 1) - q                                        # DIAMOND truncates towards -1
+    gap = x.clamp(-1, 1) - q  # DIAMOND truncates towards -1
     assert gap.min() >= -1e-6 and gap.max() < 2 / 255
     u8 = pixels_to_uint8(q.view(1, 1, 1, -1).expand(1, 3, 1, 999))
     assert u8.dtype == torch.uint8 and u8.shape == (1, 1, 999, 3)
     torch.manual_seed(0)
     wm = make_world_model("diamond", tiny(), 4)
-    torch.nn.init.normal_(wm.denoiser.conv_out.weight, std=1.0)     # a model whose raw output overshoots
+    torch.nn.init.normal_(wm.denoiser.conv_out.weight, std=1.0)  # a model whose raw output overshoots
     frame = wm.sample_next(moving_square_batch(2, 4).obs, torch.zeros(2, 4, dtype=torch.long))
     levels = (frame + 1) * 127.5
     assert frame.abs().max() <= 1 and torch.allclose(levels, levels.round(), atol=1e-3)
@@ -249,11 +249,21 @@ def test_shapes_for_every_action_space_size(method, num_actions):
     assert wm.render(x).shape == (2, 64, 64, 3) and wm.render(x).dtype == torch.uint8
 
 
-@pytest.mark.parametrize("ablation, rule", [
-    ("none", "random"), ("mse", "random"), ("no_denoise_grad", "random"), ("decoder", "random"),
-    ("ema", "random"), ("deterministic_switch", [0.0, 1.0, 0.0, 1.0]), ("no_switch_prediction", [1.0] * 4),
-    ("no_switch", [1.0] * 4), ("no_switch_no_clamp", [1.0] * 4), ("no_switch_encoder", [0.0] * 4),
-])
+@pytest.mark.parametrize(
+    "ablation, rule",
+    [
+        ("none", "random"),
+        ("mse", "random"),
+        ("no_denoise_grad", "random"),
+        ("decoder", "random"),
+        ("ema", "random"),
+        ("deterministic_switch", [0.0, 1.0, 0.0, 1.0]),
+        ("no_switch_prediction", [1.0] * 4),
+        ("no_switch", [1.0] * 4),
+        ("no_switch_no_clamp", [1.0] * 4),
+        ("no_switch_encoder", [0.0] * 4),
+    ],
+)
 def test_each_jedi_ablation_switches_by_its_rule(ablation, rule):
     """Which context the second target sees, update by update: a random draw (p = 1/2), an alternation
     starting with the encoder's latent, always the prediction, or always the encoder's latent."""
@@ -281,8 +291,10 @@ def test_deterministic_switching_carries_on_after_a_resume():
 
 def test_the_two_readings_of_no_switching_differ_only_in_the_second_target():
     torch.manual_seed(0)
-    models = {a: make_world_model("jedi", tiny(ablation=a), 4)
-              for a in ("no_switch_prediction", "no_switch_encoder")}
+    models = {
+        a: make_world_model("jedi", tiny(ablation=a), 4)
+        for a in ("no_switch_prediction", "no_switch_encoder")
+    }
     trained_output(models["no_switch_prediction"])
     models["no_switch_encoder"].load_state_dict(models["no_switch_prediction"].state_dict())
     batch = moving_square_batch(2, component(models["no_switch_encoder"], "denoiser").segment_length)
@@ -349,7 +361,7 @@ def _overfit(wm, name: str, batch: Batch, steps: int, lr: float) -> tuple[float,
     initial_dynamics = copy.deepcopy(wm.dynamics.state_dict()) if hasattr(wm, "dynamics") else None
 
     def evaluate():
-        torch.manual_seed(123)                   # the same noise levels and noise before and after
+        torch.manual_seed(123)  # the same noise levels and noise before and after
         with torch.no_grad():
             return c.loss(batch)[0].item()
 
@@ -367,11 +379,19 @@ def _overfit(wm, name: str, batch: Batch, steps: int, lr: float) -> tuple[float,
     return first, last
 
 
-@pytest.mark.parametrize("method,name", [
-    ("diamond", "denoiser"), ("diamond", "reward_end"), ("jedi", "denoiser"), ("jedi", "reward_end"),
-    ("jedi", "probe_decoder"), ("ae-latent", "autoencoder"), ("ae-latent", "denoiser"),
-    ("ae-latent", "reward_end"),
-])
+@pytest.mark.parametrize(
+    "method,name",
+    [
+        ("diamond", "denoiser"),
+        ("diamond", "reward_end"),
+        ("jedi", "denoiser"),
+        ("jedi", "reward_end"),
+        ("jedi", "probe_decoder"),
+        ("ae-latent", "autoencoder"),
+        ("ae-latent", "denoiser"),
+        ("ae-latent", "reward_end"),
+    ],
+)
 def test_each_world_model_overfits_a_fixed_tiny_batch(method, name):
     torch.manual_seed(0)
     wm = make_world_model(method, tiny(), 4)
@@ -426,7 +446,7 @@ def test_weight_decay_reaches_only_linear_conv_and_lstm_weights_as_in_diamond():
                 assert (group["weight_decay"] > 0) == should_decay, (kind, name)
                 seen[should_decay].add(kind)
     assert seen[True] == {nn.Linear, nn.Conv2d, nn.LSTM}
-    assert {nn.GroupNorm, nn.Embedding, nn.Linear} <= seen[False]       # norms, embeddings and biases
+    assert {nn.GroupNorm, nn.Embedding, nn.Linear} <= seen[False]  # norms, embeddings and biases
 
 
 def test_learning_rate_warms_up_from_zero_as_in_diamond():

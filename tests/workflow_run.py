@@ -19,14 +19,24 @@ CONFIGS = REPO / "workflows" / "config"
 PROFILES = REPO / "workflows" / "profiles"
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None,
-              timeout: int = 300) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     """Run Snakemake on the repository's Snakefile in ``workdir``; targets go before the options
     (``--configfile`` takes every word after it)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           *args]
-    return subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    return subprocess.run(
+        cmd, check=False, cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def job_counts(output: str) -> dict[str, int]:

@@ -26,21 +26,26 @@ class ActorCriticTraining:
     is part of a run's checkpoint. Otherwise every update restarts all of them from its batch.
     """
 
-    def __init__(self, wm: WorldModel, ac: ActorCritic, cfg: AgentConfig,
-                 sample_segments: SegmentSampler | None = None):
+    def __init__(
+        self, wm: WorldModel, ac: ActorCritic, cfg: AgentConfig, sample_segments: SegmentSampler | None = None
+    ):
         if cfg.burn_in < wm.cfg.context:
-            raise ValueError(f"agent.burn_in ({cfg.burn_in}) must be >= world_model.context "
-                             f"({wm.cfg.context}): imagination starts from a full context window")
+            raise ValueError(
+                f"agent.burn_in ({cfg.burn_in}) must be >= world_model.context "
+                f"({wm.cfg.context}): imagination starts from a full context window"
+            )
         if tuple(ac.in_shape) != tuple(wm.agent_input_shape):
-            raise ValueError(f"the actor-critic reads {ac.in_shape} but the world model {wm.name!r} gives "
-                             f"the agent {tuple(wm.agent_input_shape)}")
+            raise ValueError(
+                f"the actor-critic reads {ac.in_shape} but the world model {wm.name!r} gives "
+                f"the agent {tuple(wm.agent_input_shape)}"
+            )
         self.ac, self.cfg = ac, cfg
         self.segments = SegmentStream(sample_segments)
         self.env = WorldModelEnv(wm, self.segments, cfg.batch_size, cfg.horizon)
         self.loop = ImaginationLoop(self.env, ac, burn_in_at_reset=not cfg.imagination_carries_over)
 
     def loss(self, batch: Batch):
-        self.segments.supply(batch[:self.cfg.batch_size])
+        self.segments.supply(batch[: self.cfg.batch_size])
         if not self.cfg.imagination_carries_over:
             self.loop.reset()
         return actor_critic_loss(self.loop.rollout(self.cfg.horizon), self.cfg)
@@ -48,11 +53,12 @@ class ActorCriticTraining:
     def component(self) -> Component:
         return Component(
             name="actor_critic",
-            param_groups=[ParamGroup(params=list(self.ac.parameters()), lr_scale=self.cfg.lr_scale,
-                                     weight_decay=0.0)],
+            param_groups=[
+                ParamGroup(params=list(self.ac.parameters()), lr_scale=self.cfg.lr_scale, weight_decay=0.0)
+            ],
             loss=self.loss,
             segment_length=self.cfg.burn_in,
-            final_rows=False,                  # imagination starts from real steps the policy acted on
+            final_rows=False,  # imagination starts from real steps the policy acted on
             grad_clip=ACTOR_CRITIC_GRAD_CLIP,
             metrics_hint=["loss", "policy_loss", "value_loss", "entropy", "lambda_return", "imagined_reward"],
         )
@@ -67,8 +73,9 @@ class ActorCriticTraining:
         self.loop.load_state_dict(state["loop"])
 
 
-def actor_critic_component(wm: WorldModel, ac: ActorCritic, cfg: AgentConfig,
-                           sample_segments: SegmentSampler | None = None) -> Component:
+def actor_critic_component(
+    wm: WorldModel, ac: ActorCritic, cfg: AgentConfig, sample_segments: SegmentSampler | None = None
+) -> Component:
     """Component "actor_critic" of :class:`ActorCriticTraining`: loss(batch) imagines ``cfg.horizon`` steps
     and returns DIAMOND's REINFORCE + value + entropy loss. Only the actor-critic's parameters are
     optimised (no weight decay); the world model is read under no_grad. The learning rate is

@@ -79,13 +79,17 @@ class ImaginationLoop:
     which matters only for the first rollout of a loop that carries over (``agent.imagination_carries_over``).
     """
 
-    def __init__(self, env: ImaginedEnv, ac: ActorCritic,
-                 sample_action: Callable[[torch.Tensor], torch.Tensor] = sample_categorical,
-                 burn_in_at_reset: bool = False):
+    def __init__(
+        self,
+        env: ImaginedEnv,
+        ac: ActorCritic,
+        sample_action: Callable[[torch.Tensor], torch.Tensor] = sample_categorical,
+        burn_in_at_reset: bool = False,
+    ):
         self.env, self.ac = env, ac
         self.sample_action = sample_action
         self.burn_in_at_reset = burn_in_at_reset
-        self.obs: torch.Tensor | None = None       # what the policy acts on next; None before the first reset
+        self.obs: torch.Tensor | None = None  # what the policy acts on next; None before the first reset
         self.hx = self.cx = None
 
     def reset(self) -> None:
@@ -116,7 +120,7 @@ class ImaginationLoop:
             self.reset()
         obs, hx, cx = self.obs, self.hx, self.cx
         steps: list[list[torch.Tensor]] = []
-        dead = val_final = None                    # of the previous step: which envs died, their final values
+        dead = val_final = None  # of the previous step: which envs died, their final values
         for _ in range(num_steps):
             logits, val, (hx, cx) = self.ac(obs, (hx, cx))
             with torch.no_grad():
@@ -138,12 +142,13 @@ class ImaginationLoop:
         with torch.no_grad():
             _, val_next, _ = self.ac(obs, (hx, cx))
         steps[-1][-1] = self._bootstrap(val_next, dead, val_final)
-        self.obs, self.hx, self.cx = obs, hx.detach(), cx.detach()    # no backprop into an earlier rollout
-        return Rollout(*(torch.stack(field, dim=1) for field in zip(*steps)))
+        self.obs, self.hx, self.cx = obs, hx.detach(), cx.detach()  # no backprop into an earlier rollout
+        return Rollout(*(torch.stack(field, dim=1) for field in zip(*steps, strict=True)))
 
     @staticmethod
-    def _bootstrap(val_next: torch.Tensor, dead: torch.Tensor | None, val_final: torch.Tensor | None
-                   ) -> torch.Tensor:
+    def _bootstrap(
+        val_next: torch.Tensor, dead: torch.Tensor | None, val_final: torch.Tensor | None
+    ) -> torch.Tensor:
         """The value of the state each env's last step led to: its next state, or its final observation."""
         if val_final is None:
             return val_next
@@ -155,5 +160,6 @@ class ImaginationLoop:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         device = self.ac.actor_linear.weight.device
-        self.obs, self.hx, self.cx = (None if state[k] is None else state[k].to(device)
-                                      for k in ("obs", "hx", "cx"))
+        self.obs, self.hx, self.cx = (
+            None if state[k] is None else state[k].to(device) for k in ("obs", "hx", "cx")
+        )

@@ -22,9 +22,9 @@ class ImaginedStep(NamedTuple):
     """What one step imagined for each of N trajectories: the next input and the reward/termination
     model's logits (classes -1, 0, +1 and not-end, end); sampling from them is the caller's choice."""
 
-    x_next: torch.Tensor        # [N, *agent_input_shape], float32
-    rew_logits: torch.Tensor    # [N, 3]
-    end_logits: torch.Tensor    # [N, 2]
+    x_next: torch.Tensor  # [N, *agent_input_shape], float32
+    rew_logits: torch.Tensor  # [N, 3]
+    end_logits: torch.Tensor  # [N, 2]
 
 
 def put_rows(old, index: torch.Tensor, new):
@@ -33,8 +33,8 @@ def put_rows(old, index: torch.Tensor, new):
     if old is None or new is None:
         return new
     if isinstance(old, (tuple, list)):
-        return type(old)(put_rows(o, index, n) for o, n in zip(old, new))
-    if old.shape == new.shape:                 # every row is replaced
+        return type(old)(put_rows(o, index, n) for o, n in zip(old, new, strict=True))
+    if old.shape == new.shape:  # every row is replaced
         return new.clone()
     dim = next(d for d in range(old.ndim) if old.shape[d] != new.shape[d])
     return old.index_copy(dim, index, new)
@@ -70,9 +70,10 @@ class Imagination:
         self.act[:, -1] = act
         x_next = self.wm.sample_next(self.obs, self.act).float()
         rew_logits, end_logits, self.rew_state = self.wm.reward_end(
-            self.obs[:, -1:], act[:, None], x_next[:, None], self.rew_state)
+            self.obs[:, -1:], act[:, None], x_next[:, None], self.rew_state
+        )
         self.obs = torch.cat([self.obs[:, 1:], x_next[:, None]], dim=1)
-        self.act = self.act.roll(-1, dims=1)               # the last slot receives the next action
+        self.act = self.act.roll(-1, dims=1)  # the last slot receives the next action
         return ImaginedStep(x_next, rew_logits[:, 0], end_logits[:, 0])
 
     def put_rows(self, index: torch.Tensor, fresh: Imagination) -> None:
@@ -83,8 +84,9 @@ class Imagination:
 
 
 @torch.no_grad()
-def imagine(wm: WorldModel, x: torch.Tensor, act: torch.Tensor,
-            actions: Iterable[torch.Tensor]) -> Iterator[ImaginedStep]:
+def imagine(
+    wm: WorldModel, x: torch.Tensor, act: torch.Tensor, actions: Iterable[torch.Tensor]
+) -> Iterator[ImaginedStep]:
     """Open-loop imagination: from real inputs x [N, T, ...] and their actions [N, T], one step per
     element [N] of ``actions`` (scripted actions, or the ones really taken after the context)."""
     imagination = Imagination.start(wm, x, act)

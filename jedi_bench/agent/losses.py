@@ -26,8 +26,9 @@ def actor_critic_loss(rollout: Rollout, cfg: AgentConfig) -> tuple[torch.Tensor,
     """The scalar loss (gradient reaches the actor-critic only) and float metrics to log."""
     dist = Categorical(logits=rollout.logits.float())
     entropy = dist.entropy().mean()
-    returns = lambda_returns(rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap.float(),
-                             cfg.gamma, cfg.lambda_)
+    returns = lambda_returns(
+        rollout.rew, rollout.end, rollout.trunc, rollout.val_bootstrap.float(), cfg.gamma, cfg.lambda_
+    )
     advantages = (returns - rollout.val).detach()
     policy_loss = (-dist.log_prob(rollout.act) * advantages).mean()
     value_loss = F.mse_loss(rollout.val, returns)
@@ -50,4 +51,4 @@ def actor_critic_loss(rollout: Rollout, cfg: AgentConfig) -> tuple[torch.Tensor,
     }
     # one device-to-host copy for all metrics instead of one synchronisation per metric
     values_host = torch.stack([v.detach().float() for v in stats.values()]).tolist()
-    return loss, dict(zip(stats, values_host))
+    return loss, dict(zip(stats, values_host, strict=True))

@@ -6,8 +6,14 @@ import torch
 
 
 @torch.no_grad()
-def lambda_returns(rew: torch.Tensor, end: torch.Tensor, trunc: torch.Tensor, val_bootstrap: torch.Tensor,
-                   gamma: float, lam: float) -> torch.Tensor:
+def lambda_returns(
+    rew: torch.Tensor,
+    end: torch.Tensor,
+    trunc: torch.Tensor,
+    val_bootstrap: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
     """DIAMOND's TD(lambda) returns of imagined steps, each bootstrapped from the value of its next state.
 
     All inputs are [B, T]: reward of step t (clipped to its sign here, as DIAMOND does), whether step t
@@ -22,8 +28,10 @@ def lambda_returns(rew: torch.Tensor, end: torch.Tensor, trunc: torch.Tensor, va
     next step belongs to the trajectory that replaced this one. lam = 0 gives one-step TD targets.
     """
     if rew.ndim != 2 or not (rew.shape == end.shape == trunc.shape == val_bootstrap.shape):
-        raise ValueError(f"rew, end, trunc and val_bootstrap must all be [B, T], got {list(rew.shape)}, "
-                         f"{list(end.shape)}, {list(trunc.shape)} and {list(val_bootstrap.shape)}")
+        raise ValueError(
+            f"rew, end, trunc and val_bootstrap must all be [B, T], got {list(rew.shape)}, "
+            f"{list(end.shape)}, {list(trunc.shape)} and {list(val_bootstrap.shape)}"
+        )
     if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
         raise ValueError(f"gamma and lam must be in [0, 1], got gamma={gamma}, lam={lam}")
     end, trunc = end.to(val_bootstrap.dtype), trunc.to(val_bootstrap.dtype)

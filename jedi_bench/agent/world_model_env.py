@@ -28,8 +28,9 @@ SegmentSampler = Callable[[int], Batch]
 
 
 def concat_batches(batches: list[Batch]) -> Batch:
-    return Batch(**{f.name: torch.cat([getattr(b, f.name) for b in batches])
-                    for f in dataclasses.fields(Batch)})
+    return Batch(
+        **{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in dataclasses.fields(Batch)}
+    )
 
 
 class SegmentStream:
@@ -87,8 +88,10 @@ class WorldModelEnv:
         """n fresh starts: their inputs [n, T, ...] and their imagination, burnt in."""
         batch = self.segments.take(n)
         if batch.seq_len < self.context:
-            raise ValueError(f"imagination needs replay segments of at least world_model.context="
-                             f"{self.context} steps, got {batch.seq_len}")
+            raise ValueError(
+                f"imagination needs replay segments of at least world_model.context="
+                f"{self.context} steps, got {batch.seq_len}"
+            )
         x = self.wm.encode(batch.obs).float()
         return x, Imagination.start(self.wm, x, batch.act)
 
@@ -110,7 +113,7 @@ class WorldModelEnv:
     @torch.no_grad()
     def step(self, act: torch.Tensor):
         x_next, rew_logits, end_logits = self.imagination.step(act)
-        rew = Categorical(logits=rew_logits.float()).sample().float() - 1.0    # sign in {-1, 0, 1}
+        rew = Categorical(logits=rew_logits.float()).sample().float() - 1.0  # sign in {-1, 0, 1}
         end = Categorical(logits=end_logits.float()).sample().bool()
         self.ep_len += 1
         trunc = self.ep_len >= self.horizon
@@ -127,6 +130,7 @@ class WorldModelEnv:
         return {"obs_window": obs, "act_window": act, "rew_state": rew_state, "ep_len": self.ep_len}
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | str) -> None:
-        obs, act, rew_state, self.ep_len = (_to(state[k], device)
-                                            for k in ("obs_window", "act_window", "rew_state", "ep_len"))
+        obs, act, rew_state, self.ep_len = (
+            _to(state[k], device) for k in ("obs_window", "act_window", "rew_state", "ep_len")
+        )
         self.imagination = None if obs is None else Imagination(self.wm, obs, act, rew_state)

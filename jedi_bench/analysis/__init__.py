@@ -10,5 +10,6 @@ paper-style tables and figures.
 - ``curves``: learning curves
 - ``compute``: the efficiency table (ratios to diamond, the papers' claims)
 - ``tables`` / ``figures``: CSV, Markdown, LaTeX; PNG and PDF
-- ``sections`` / ``report``: the parts of a report; ``jedi-bench aggregate`` and ``jedi-bench published-report``
+- ``sections`` / ``report``: the parts of a report; ``jedi-bench aggregate`` and
+  ``jedi-bench published-report``
 """

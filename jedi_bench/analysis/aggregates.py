@@ -19,8 +19,12 @@ from rliable import metrics
 from jedi_bench.analysis.published import human_optimal_games
 
 # Where a method's scores come from (``MethodScores.source``).
-SUITE, PUBLISHED_RUNS, PUBLISHED_MEANS, PUBLISHED_CLAIM = "suite", "published runs", "published means", \
-    "published claim"
+SUITE, PUBLISHED_RUNS, PUBLISHED_MEANS, PUBLISHED_CLAIM = (
+    "suite",
+    "published runs",
+    "published means",
+    "published claim",
+)
 
 # Metrics that get bootstrap intervals, in rliable's definitions (mean/median of per-game means,
 # IQM and optimality gap over all runs and games).
@@ -44,8 +48,9 @@ class MethodScores:
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=float)
         if self.matrix.ndim != 2 or self.matrix.shape[1] != len(self.games):
-            raise ValueError(f"{self.name}: score matrix shape {self.matrix.shape} does not match "
-                             f"{len(self.games)} games")
+            raise ValueError(
+                f"{self.name}: score matrix shape {self.matrix.shape} does not match {len(self.games)} games"
+            )
         if np.isnan(self.matrix).any():
             raise ValueError(f"{self.name}: score matrix has missing values")
 
@@ -81,12 +86,14 @@ def harmonic_hns(per_game_hns: np.ndarray) -> float:
 
 def interval_metrics(matrix: np.ndarray) -> np.ndarray:
     """[mean, median, IQM, optimality gap] of a runs x games matrix (the bootstrapped function)."""
-    return np.array([
-        metrics.aggregate_mean(matrix),
-        metrics.aggregate_median(matrix),
-        metrics.aggregate_iqm(matrix),
-        metrics.aggregate_optimality_gap(matrix),
-    ])
+    return np.array(
+        [
+            metrics.aggregate_mean(matrix),
+            metrics.aggregate_median(matrix),
+            metrics.aggregate_iqm(matrix),
+            metrics.aggregate_optimality_gap(matrix),
+        ]
+    )
 
 
 def point_metrics(scores: MethodScores) -> dict[str, float]:
@@ -139,15 +146,23 @@ def aggregate_table(methods: list[MethodScores], reps: int, seed: int = 0) -> pd
     which games the aggregates are over, where the scores come from and their caveat."""
     rows = []
     for i, m in enumerate(methods):
-        row = {"method": m.name, "source": m.source, "games": len(m.games),
-               "runs_per_game": m.matrix.shape[0] if m.runs else float("nan")}
+        row = {
+            "method": m.name,
+            "source": m.source,
+            "games": len(m.games),
+            "runs_per_game": m.matrix.shape[0] if m.runs else float("nan"),
+        }
         row.update(point_metrics(m))
         intervals = bootstrap_intervals(m.matrix, reps, seed + i) if m.can_bootstrap else {}
         for name in INTERVAL_METRICS:
             row[f"{name}_lo"], row[f"{name}_hi"] = intervals.get(name, (float("nan"), float("nan")))
-        row["intervals"] = ("95% stratified bootstrap" if m.can_bootstrap else
-                            "point estimate (one run per game)" if m.runs else
-                            "point estimate (per-game means: IQM and gap over games)")
+        row["intervals"] = (
+            "95% stratified bootstrap"
+            if m.can_bootstrap
+            else "point estimate (one run per game)"
+            if m.runs
+            else "point estimate (per-game means: IQM and gap over games)"
+        )
         row["caveat"] = m.caveat
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
@@ -179,14 +194,19 @@ def probability_of_improvement(methods: list[MethodScores], reps: int, seed: int
             lo = hi = float("nan")
             if x.can_bootstrap and y.can_bootstrap and reps > 0:
                 with seeded(seed + 1000 * i + j):
-                    _, ci = rly.get_interval_estimates({"pair": [xs, ys]}, _improvement_probability, reps=reps)
+                    _, ci = rly.get_interval_estimates(
+                        {"pair": [xs, ys]}, _improvement_probability, reps=reps
+                    )
                 lo, hi = float(ci["pair"][0][0]), float(ci["pair"][1][0])
-            rows.append({"x": x.name, "y": y.name, "games": len(common), "probability": p, "lo": lo, "hi": hi})
+            rows.append(
+                {"x": x.name, "y": y.name, "games": len(common), "probability": p, "lo": lo, "hi": hi}
+            )
     return pd.DataFrame(rows, columns=["x", "y", "games", "probability", "lo", "hi"])
 
 
-def performance_profiles(methods: list[MethodScores], taus: np.ndarray, reps: int,
-                         seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+def performance_profiles(
+    methods: list[MethodScores], taus: np.ndarray, reps: int, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Fraction of runs (x games) with HNS > tau, for each tau (rliable's score distributions), with
     95% bands for methods that have several runs per game."""
     _require_runs(methods, "a performance profile")

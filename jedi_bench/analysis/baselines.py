@@ -40,10 +40,15 @@ def run_level(games: list[str], only: list[str] | None = None) -> list[MethodSco
         matrix = group.assign(hns=normalize_long(group)).pivot(index="run", columns="game", values="hns")
         matrix = matrix.reindex(columns=games)
         if matrix.isna().any().any():
-            raise ValueError(f"published runs of {name}: games do not all have the same runs "
-                             f"({matrix.notna().sum().to_dict()})")
-        out.append(MethodScores(name, list(games), matrix.to_numpy(), runs=True, source=PUBLISHED_RUNS,
-                                caveat=caveats[name]))
+            raise ValueError(
+                f"published runs of {name}: games do not all have the same runs "
+                f"({matrix.notna().sum().to_dict()})"
+            )
+        out.append(
+            MethodScores(
+                name, list(games), matrix.to_numpy(), runs=True, source=PUBLISHED_RUNS, caveat=caveats[name]
+            )
+        )
     return out
 
 
@@ -52,15 +57,20 @@ def means_only(games: list[str], only: list[str] | None = None) -> list[MethodSc
     wide = normalize_wide(published_score_wide().loc[games])
     caveats = published_methods()["caveat"]
     names = [n for n in _keep(methods_with("per-game means"), only) if n in wide.columns]
-    return [MethodScores(n, list(games), wide[[n]].to_numpy().T, runs=False, source=PUBLISHED_MEANS,
-                         caveat=caveats[n]) for n in names]
+    return [
+        MethodScores(
+            n, list(games), wide[[n]].to_numpy().T, runs=False, source=PUBLISHED_MEANS, caveat=caveats[n]
+        )
+        for n in names
+    ]
 
 
 def run_means(games: list[str]) -> pd.DataFrame:
     """Games x run-level methods: raw per-game mean over each method's runs (its per-game score)."""
     runs = published_runs()
-    wide = runs[runs["game"].isin(games)].pivot_table(index="game", columns="method", values="score",
-                                                      aggfunc="mean")
+    wide = runs[runs["game"].isin(games)].pivot_table(
+        index="game", columns="method", values="score", aggfunc="mean"
+    )
     wide.columns.name = None
     return wide.reindex(index=games, columns=methods_with("runs"))
 
@@ -99,6 +109,7 @@ def against_runs(suite_means: pd.DataFrame, name: str = "DIAMOND") -> pd.DataFra
     for method in suite_means.columns:
         mean = suite_means[method]
         table[method] = mean
-        table[f"{method}_vs_{name}"] = np.select([mean.isna(), mean < low, mean > high],
-                                                 ["-", "below", "above"], "inside")
+        table[f"{method}_vs_{name}"] = np.select(
+            [mean.isna(), mean < low, mean > high], ["-", "below", "above"], "inside"
+        )
     return table

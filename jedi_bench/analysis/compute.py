@@ -43,8 +43,10 @@ DIAMOND_FRAMES_PER_UPDATE = 32 * 15
 def read_profile(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"compute profile not found: {path}; write it with `jedi-bench profile --out "
-                                f"{path}` or leave it out of --compute")
+        raise FileNotFoundError(
+            f"compute profile not found: {path}; write it with `jedi-bench profile --out "
+            f"{path}` or leave it out of --compute"
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -93,7 +95,10 @@ PEAK_FRACTIONS = {"full_update_peak_fraction": "full_update", "sampling_peak_fra
 def peak_fractions(data: dict) -> dict[str, float]:
     """Fractions of the matmul peak achieved by a full update and a sampling step (NaN when not counted)."""
     achieved = data.get("flops_achieved", {})
-    return {column: float(achieved.get(key, {}).get("peak_fraction", np.nan)) for column, key in PEAK_FRACTIONS.items()}
+    return {
+        column: float(achieved.get(key, {}).get("peak_fraction", np.nan))
+        for column, key in PEAK_FRACTIONS.items()
+    }
 
 
 def efficiency_table(paths: list[str]) -> pd.DataFrame:
@@ -115,7 +120,9 @@ def efficiency_table(paths: list[str]) -> pd.DataFrame:
             continue
         ref = ref.iloc[0]
         idx = group.index
-        table.loc[idx, "sampling_speedup_vs_diamond"] = group["sampling_frames_per_s"] / ref["sampling_frames_per_s"]
+        table.loc[idx, "sampling_speedup_vs_diamond"] = (
+            group["sampling_frames_per_s"] / ref["sampling_frames_per_s"]
+        )
         table.loc[idx, "update_speedup_vs_diamond"] = ref["full_update_ms"] / group["full_update_ms"]
         table.loc[idx, "memory_ratio_vs_diamond"] = group["peak_memory_mb"] / ref["peak_memory_mb"]
     table = table[[c for c in table.columns if c not in PEAK_FRACTIONS] + list(PEAK_FRACTIONS)]
@@ -139,22 +146,39 @@ def paper_rows() -> pd.DataFrame:
             raise ValueError(f"published compute table has no {method} on {hardware}")
         return hit.iloc[0]
 
-    diamond_4090, diamond_a100, jedi_a100 = row("DIAMOND", "RTX 4090"), row("DIAMOND", "A100"), row("JEDI", "A100")
+    diamond_4090, diamond_a100, jedi_a100 = (
+        row("DIAMOND", "RTX 4090"),
+        row("DIAMOND", "A100"),
+        row("JEDI", "A100"),
+    )
     note = str(diamond_4090.get("note", ""))
     update_ms = _note_ms(note, r"update\D*?(\d+(?:\.\d+)?) ms")
     sampling_ms = _note_ms(note, r"sampling\D*?(\d+(?:\.\d+)?) ms")
-    return pd.DataFrame([
-        {"method": "DIAMOND (paper)", "device_name": "RTX 4090", "source": "published",
-         "params_total": float(diamond_4090["params_millions"]) * 1e6, "full_update_ms": update_ms,
-         "sampling_frames_per_s": DIAMOND_FRAMES_PER_UPDATE / (sampling_ms / 1000.0),
-         "peak_memory_mb": float(diamond_4090["vram_gb"]) * 1024, "peak_memory_kind": "VRAM",
-         "projected_hours": float(diamond_4090["hours_per_run"])},
-        {"method": "JEDI (paper)", "device_name": "A100", "source": "published",
-         "projected_hours": float(jedi_a100["hours_per_run"]),
-         "sampling_speedup_vs_diamond": PAPER_SAMPLING_SPEEDUP,
-         "update_speedup_vs_diamond": float(diamond_a100["hours_per_run"]) / float(jedi_a100["hours_per_run"]),
-         "memory_ratio_vs_diamond": PAPER_MEMORY_RATIO},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "method": "DIAMOND (paper)",
+                "device_name": "RTX 4090",
+                "source": "published",
+                "params_total": float(diamond_4090["params_millions"]) * 1e6,
+                "full_update_ms": update_ms,
+                "sampling_frames_per_s": DIAMOND_FRAMES_PER_UPDATE / (sampling_ms / 1000.0),
+                "peak_memory_mb": float(diamond_4090["vram_gb"]) * 1024,
+                "peak_memory_kind": "VRAM",
+                "projected_hours": float(diamond_4090["hours_per_run"]),
+            },
+            {
+                "method": "JEDI (paper)",
+                "device_name": "A100",
+                "source": "published",
+                "projected_hours": float(jedi_a100["hours_per_run"]),
+                "sampling_speedup_vs_diamond": PAPER_SAMPLING_SPEEDUP,
+                "update_speedup_vs_diamond": float(diamond_a100["hours_per_run"])
+                / float(jedi_a100["hours_per_run"]),
+                "memory_ratio_vs_diamond": PAPER_MEMORY_RATIO,
+            },
+        ]
+    )
 
 
 def efficiency_with_paper(paths: list[str]) -> pd.DataFrame:

@@ -29,7 +29,9 @@ def load_curves(scores: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in EVAL_COLUMNS if c not in curve.columns]
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-        frames.append(curve[list(EVAL_COLUMNS)].assign(method=run["method"], game=run["game"], seed=run["seed"]))
+        frames.append(
+            curve[list(EVAL_COLUMNS)].assign(method=run["method"], game=run["game"], seed=run["seed"])
+        )
     if not frames:
         return pd.DataFrame(columns=["method", "game", "seed", *EVAL_COLUMNS])
     return pd.concat(frames, ignore_index=True)
@@ -52,7 +54,9 @@ def iqm_curves(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
     count), so that the array is rectangular. Non-Atari games are left out (they have no HNS)."""
     curves = curves[curves["game"].isin(ATARI100K_GAMES)]
     rows = []
-    for i, (method, runs) in enumerate(sorted(curves.groupby("method"), key=lambda item: method_rank(item[0]))):
+    for i, (method, runs) in enumerate(
+        sorted(curves.groupby("method"), key=lambda item: method_rank(item[0]))
+    ):
         per_run = [set(r["env_steps"]) for _, r in runs.groupby(["game", "seed"])]
         steps = sorted(set.intersection(*per_run))
         games = [g for g in ATARI100K_GAMES if g in set(runs["game"])]
@@ -61,17 +65,32 @@ def iqm_curves(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
         k = min(runs[runs["game"] == g]["seed"].nunique() for g in games)
         scores = np.empty((k, len(games), len(steps)))
         for j, game in enumerate(games):
-            table = runs[runs["game"] == game].pivot_table(index="seed", columns="env_steps", values="mean_return")
+            table = runs[runs["game"] == game].pivot_table(
+                index="seed", columns="env_steps", values="mean_return"
+            )
             scores[:, j, :] = hns(table[steps].to_numpy()[:k], game)
         point = np.array([metrics.aggregate_iqm(scores[..., t]) for t in range(len(steps))])
         lo = hi = np.full(len(steps), np.nan)
         if k > 1:
+
             def iqm_per_step(s):
                 return np.array([metrics.aggregate_iqm(s[..., t]) for t in range(s.shape[-1])])
 
             with seeded(seed + i):
                 _, ci = rly.get_interval_estimates({"m": scores}, iqm_per_step, reps=reps)
             lo, hi = ci["m"]
-        rows += [{"method": method, "env_steps": s, "iqm_hns": p, "lo": a, "hi": b, "runs_per_game": k,
-                  "games": len(games)} for s, p, a, b in zip(steps, point, lo, hi)]
-    return pd.DataFrame(rows, columns=["method", "env_steps", "iqm_hns", "lo", "hi", "runs_per_game", "games"])
+        rows += [
+            {
+                "method": method,
+                "env_steps": s,
+                "iqm_hns": p,
+                "lo": a,
+                "hi": b,
+                "runs_per_game": k,
+                "games": len(games),
+            }
+            for s, p, a, b in zip(steps, point, lo, hi, strict=True)
+        ]
+    return pd.DataFrame(
+        rows, columns=["method", "env_steps", "iqm_hns", "lo", "hi", "runs_per_game", "games"]
+    )

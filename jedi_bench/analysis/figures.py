@@ -17,8 +17,12 @@ import pandas as pd
 from jedi_bench.io import atomic_write_bytes
 
 DPI = 110
-METRIC_TITLES = {"mean_hns": "Mean HNS", "median_hns": "Median HNS", "iqm": "IQM",
-                 "optimality_gap": "Optimality gap"}
+METRIC_TITLES = {
+    "mean_hns": "Mean HNS",
+    "median_hns": "Median HNS",
+    "iqm": "IQM",
+    "optimality_gap": "Optimality gap",
+}
 
 
 def save_figure(fig, stem: str | Path, caption: str = "") -> list[Path]:
@@ -27,8 +31,15 @@ def save_figure(fig, stem: str | Path, caption: str = "") -> list[Path]:
     if caption:  # below everything already drawn (rotated tick labels, axis labels, notes)
         fig.canvas.draw()
         box = fig.get_tightbbox(fig.canvas.get_renderer())
-        fig.text(max(box.x0 / fig.get_figwidth(), 0.0), box.y0 / fig.get_figheight() - 0.01, caption,
-                 fontsize=7.5, va="top", ha="left", wrap=True)
+        fig.text(
+            max(box.x0 / fig.get_figwidth(), 0.0),
+            box.y0 / fig.get_figheight() - 0.01,
+            caption,
+            fontsize=7.5,
+            va="top",
+            ha="left",
+            wrap=True,
+        )
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -75,8 +86,11 @@ def _steps_axis(ax, steps) -> None:
 
 
 # How each kind of row is drawn in the aggregate figure: label suffix, marker, marker size.
-ROW_STYLES = {"published runs": ("", "o", 5), "published means": (" (per-game means)", "D", 6),
-              "published claim": (" (claimed)", "X", 7)}
+ROW_STYLES = {
+    "published runs": ("", "o", 5),
+    "published means": (" (per-game means)", "D", 6),
+    "published claim": (" (claimed)", "X", 7),
+}
 
 
 def _suite_apart(table: pd.DataFrame, suite: list[str], others: list[str]) -> bool:
@@ -100,8 +114,8 @@ def _aggregate_rows(axes, table: pd.DataFrame, methods: list[str], colors: dict)
     sources = [table.loc[m, "source"] for m in methods]
     y = np.arange(len(methods))[::-1]
     with_runs = sum(s in ("suite", "published runs") for s in sources)
-    for ax, metric in zip(axes, METRIC_TITLES):
-        for yi, m, source in zip(y, methods, sources):
+    for ax, metric in zip(axes, METRIC_TITLES, strict=True):
+        for yi, m, source in zip(y, methods, sources, strict=True):
             point, lo, hi = table.loc[m, [metric, f"{metric}_lo", f"{metric}_hi"]].astype(float)
             color = colors.get(m, "0.45")
             if not np.isnan(lo):
@@ -111,15 +125,25 @@ def _aggregate_rows(axes, table: pd.DataFrame, methods: list[str], colors: dict)
             else:
                 _, marker, size = ROW_STYLES[source]
                 hollow = source == "published means"
-                ax.plot([point], [yi], marker=marker, markersize=size, color=color,
-                        markerfacecolor="none" if hollow else color)
+                ax.plot(
+                    [point],
+                    [yi],
+                    marker=marker,
+                    markersize=size,
+                    color=color,
+                    markerfacecolor="none" if hollow else color,
+                )
         if 0 < with_runs < len(methods):
             ax.axhline(len(methods) - with_runs - 0.5, color="k", linewidth=0.6)
         ax.grid(axis="x", alpha=0.3)
         ax.set_ylim(-0.6, len(methods) - 0.4)
     caveats = table["caveat"].fillna("") if "caveat" in table.columns else pd.Series("", index=table.index)
-    labels = [m + ("" if s == "suite" else ROW_STYLES[s][0])
-              + (" \u2020" if s == "published runs" and caveats[m] else "") for m, s in zip(methods, sources)]
+    labels = [
+        m
+        + ("" if s == "suite" else ROW_STYLES[s][0])
+        + (" \u2020" if s == "published runs" and caveats[m] else "")
+        for m, s in zip(methods, sources, strict=True)
+    ]
     axes[0].set_yticks(y, labels)
 
 
@@ -134,28 +158,39 @@ def plot_aggregates(table: pd.DataFrame, stem: str | Path, title: str, caption: 
     colors = _colors(suite)
     groups = [suite, others] if _suite_apart(table, suite, others) else [methods]
     heights = [0.35 * len(g) + 0.6 for g in groups]
-    fig, grid = plt.subplots(len(groups), 4, figsize=(14, sum(heights) + 1.2), squeeze=False, sharey="row",
-                             gridspec_kw={"height_ratios": heights}, layout="constrained")
-    for axes, group in zip(grid, groups):
+    fig, grid = plt.subplots(
+        len(groups),
+        4,
+        figsize=(14, sum(heights) + 1.2),
+        squeeze=False,
+        sharey="row",
+        gridspec_kw={"height_ratios": heights},
+        layout="constrained",
+    )
+    for axes, group in zip(grid, groups, strict=True):
         _aggregate_rows(axes, table, group, colors)
-    for ax, name in zip(grid[0], METRIC_TITLES.values()):
+    for ax, name in zip(grid[0], METRIC_TITLES.values(), strict=True):
         ax.set_title(name)
     for row, axes in enumerate(grid):
         for ax in axes:
-            ax.set_xlabel("human-normalised score" if row == len(grid) - 1 or len(groups) > 1 else "",
-                          fontsize=8)
+            ax.set_xlabel(
+                "human-normalised score" if row == len(grid) - 1 or len(groups) > 1 else "", fontsize=8
+            )
     caveats = table["caveat"].fillna("") if "caveat" in table.columns else pd.Series("", index=table.index)
     if any(table.loc[m, "source"] == "published runs" and caveats[m] for m in methods):
         caption = "\u2020 the released runs have a caveat (report.md). " + caption
     if len(groups) > 1:
-        caption = ("The suite's runs (top) are on another scale than the published ones (bottom): each row "
-                   "has its own axes. " + caption)
+        caption = (
+            "The suite's runs (top) are on another scale than the published ones (bottom): each row "
+            "has its own axes. " + caption
+        )
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem, caption)
 
 
-def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str], stem: str | Path,
-                              title: str, caption: str = "") -> list[Path]:
+def plot_performance_profiles(
+    profiles: dict, taus: np.ndarray, suite: list[str], stem: str | Path, title: str, caption: str = ""
+) -> list[Path]:
     """Score distributions of runs: the suite's methods thick, coloured and marked (each its own line style,
     drawn on top, so that coinciding curves stay visible), published runs thin and dashed in muted colours;
     every band is a 95% interval."""
@@ -166,8 +201,14 @@ def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str]
         color = colors[name] if ours else _baseline_color(k)
         if ours:
             linestyle, marker = SUITE_STYLES[suite.index(name) % len(SUITE_STYLES)]
-            style = {"linewidth": 2.2, "linestyle": linestyle, "marker": marker, "markersize": 4,
-                     "markevery": (suite.index(name) * 3, 10), "zorder": 3}
+            style = {
+                "linewidth": 2.2,
+                "linestyle": linestyle,
+                "marker": marker,
+                "markersize": 4,
+                "markevery": (suite.index(name) * 3, 10),
+                "zorder": 3,
+            }
         else:
             style = {"linestyle": BASELINE_DASHES[k % 3], "linewidth": 1.1, "zorder": 2}
         ax.plot(taus, profile, label=name, color=color, **style)
@@ -182,8 +223,9 @@ def plot_performance_profiles(profiles: dict, taus: np.ndarray, suite: list[str]
     return save_figure(fig, stem, caption)
 
 
-def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: str,
-                                    caption: str = "") -> list[Path]:
+def plot_probability_of_improvement(
+    poi: pd.DataFrame, stem: str | Path, title: str, caption: str = ""
+) -> list[Path]:
     """Heatmap of P(row method > column method), with intervals written in the cells when known."""
     names = list(dict.fromkeys(list(poi["x"]) + list(poi["y"])))
     grid = np.full((len(names), len(names)), np.nan)
@@ -194,8 +236,15 @@ def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: 
         text = f"{r['probability']:.2f}"
         if not np.isnan(r["lo"]):
             text += f"\n[{r['lo']:.2f}, {r['hi']:.2f}]"
-        ax.text(j, i, text, ha="center", va="center", fontsize=7 if len(names) < 8 else 5,
-                color="white" if abs(r["probability"] - 0.5) > 0.3 else "black")
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7 if len(names) < 8 else 5,
+            color="white" if abs(r["probability"] - 0.5) > 0.3 else "black",
+        )
     image = ax.imshow(grid, cmap="RdBu", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
@@ -206,8 +255,9 @@ def plot_probability_of_improvement(poi: pd.DataFrame, stem: str | Path, title: 
     return save_figure(fig, stem, caption)
 
 
-def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, title: str,
-                      caption: str = "") -> list[Path]:
+def plot_per_game_hns(
+    hns: pd.DataFrame, suite: list[str], stem: str | Path, title: str, caption: str = ""
+) -> list[Path]:
     """Games x methods HNS as grouped horizontal bars (symmetric-log axis: HNS spans -0.1 to >5)."""
     games, methods = list(hns.index), list(hns.columns)
     colors = _colors(suite)
@@ -216,8 +266,14 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
     y = np.arange(len(games))[::-1]
     for k, m in enumerate(methods):
         color = colors.get(m, _baseline_color(k))
-        ax.barh(y + 0.4 - height * (k + 0.5), hns[m].to_numpy(float), height=height, color=color, label=m,
-                alpha=1.0 if m in colors else 0.75)
+        ax.barh(
+            y + 0.4 - height * (k + 0.5),
+            hns[m].to_numpy(float),
+            height=height,
+            color=color,
+            label=m,
+            alpha=1.0 if m in colors else 0.75,
+        )
     ax.axvline(1.0, color="k", linewidth=0.8, linestyle=":")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_yticks(y, games)
@@ -228,7 +284,9 @@ def plot_per_game_hns(hns: pd.DataFrame, suite: list[str], stem: str | Path, tit
     return save_figure(fig, stem, caption)
 
 
-def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str, caption: str = "") -> list[Path]:
+def plot_learning_curves(
+    summary: pd.DataFrame, stem: str | Path, title: str, caption: str = ""
+) -> list[Path]:
     """One panel per game: test return against agent steps, mean over seeds with a +-1 std band."""
     from jedi_bench.config.games import ATARI100K_GAMES
 
@@ -237,20 +295,23 @@ def plot_learning_curves(summary: pd.DataFrame, stem: str | Path, title: str, ca
     colors = _colors(list(dict.fromkeys(summary["method"])))
     cols = min(4, max(len(games), 1))
     rows = int(np.ceil(max(len(games), 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.5 * rows + 0.6), squeeze=False,
-                             layout="constrained")
-    for ax, game in zip(axes.flat, games):
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.4 * cols, 2.5 * rows + 0.6), squeeze=False, layout="constrained"
+    )
+    for ax, game in zip(axes.flat, games, strict=True):
         shown = summary[summary["game"] == game]
         for k, (method, curve) in enumerate(shown.groupby("method", sort=False)):
             x, m, s = curve["env_steps"], curve["mean"], curve["std"]
             linestyle, marker = SUITE_STYLES[k % len(SUITE_STYLES)]
-            ax.plot(x, m, color=colors[method], label=method, linestyle=linestyle, marker=marker, markersize=3)
+            ax.plot(
+                x, m, color=colors[method], label=method, linestyle=linestyle, marker=marker, markersize=3
+            )
             ax.fill_between(x, m - s, m + s, color=colors[method], alpha=0.15)
         ax.set_title(game, fontsize=9)
         _steps_axis(ax, shown["env_steps"])
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(games):]:
+    for ax in list(axes.flat)[len(games) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("test return", fontsize=8)
@@ -268,8 +329,15 @@ def plot_iqm_curves(table: pd.DataFrame, stem: str | Path, title: str, caption: 
     colors = _colors(list(dict.fromkeys(table["method"])))
     for k, (method, curve) in enumerate(table.groupby("method", sort=False)):
         linestyle, marker = SUITE_STYLES[k % len(SUITE_STYLES)]
-        ax.plot(curve["env_steps"], curve["iqm_hns"], color=colors[method], label=method, linestyle=linestyle,
-                marker=marker, markersize=3)
+        ax.plot(
+            curve["env_steps"],
+            curve["iqm_hns"],
+            color=colors[method],
+            label=method,
+            linestyle=linestyle,
+            marker=marker,
+            markersize=3,
+        )
         if curve["lo"].notna().all():
             ax.fill_between(curve["env_steps"], curve["lo"], curve["hi"], color=colors[method], alpha=0.15)
     _steps_axis(ax, table["env_steps"])
@@ -288,7 +356,10 @@ COMPUTE_PANELS = (
     ("peak_memory_mb", "peak memory (MB)", "memory_ratio_vs_diamond", "ratio to diamond"),
     ("projected_hours", "projected hours per atari100k run", None, ""),
 )
-PEAK_FRACTION = {"full_update_ms": "full_update_peak_fraction", "sampling_frames_per_s": "sampling_peak_fraction"}
+PEAK_FRACTION = {
+    "full_update_ms": "full_update_peak_fraction",
+    "sampling_frames_per_s": "sampling_peak_fraction",
+}
 PAPER_SIZES = "atari100k"
 
 
@@ -297,18 +368,28 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str
     a bar is the one its panel title names (a speed-up, or a ratio), with the fraction of the device's
     matmul peak under it. Hours are projected only from profiles measured at the paper's sizes."""
     measured = table[table["source"] == "measured"]
-    labels = [f"{m}\n{d}" for m, d in zip(measured["method"], measured["device"])]
+    labels = [f"{m}\n{d}" for m, d in zip(measured["method"], measured["device"], strict=True)]
     colors = _colors(list(dict.fromkeys(measured["method"])))
     presets = sorted(set(measured.get("preset", pd.Series(dtype=str)).astype(str)) - {""})
     paper_sizes = presets == [PAPER_SIZES]
-    fig, axes = plt.subplots(1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.8), layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(COMPUTE_PANELS), figsize=(4 * len(COMPUTE_PANELS), 3.8), layout="constrained"
+    )
     nan = pd.Series(np.nan, index=measured.index)
-    for ax, (col, name, ratio_col, ratio_name) in zip(axes, COMPUTE_PANELS):
+    for ax, (col, name, ratio_col, ratio_name) in zip(axes, COMPUTE_PANELS, strict=True):
         ax.set_title(name + (f"\non bars: {ratio_name}" if ratio_name else ""), fontsize=9)
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
         if col == "projected_hours" and not paper_sizes:
-            ax.text(0.5, 0.5, f"not projected: measured at the\n{', '.join(presets) or 'unknown'} preset's "
-                    f"sizes,\nnot the paper's", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"not projected: measured at the\n{', '.join(presets) or 'unknown'} preset's "
+                f"sizes,\nnot the paper's",
+                ha="center",
+                va="center",
+                fontsize=8,
+                transform=ax.transAxes,
+            )
             ax.set_yticks([])
             ax.set_xlim(-0.6, len(labels) - 0.4)
             continue
@@ -316,13 +397,18 @@ def plot_compute(table: pd.DataFrame, stem: str | Path, title: str, caption: str
         bars = ax.bar(range(len(values)), values, color=[colors[m] for m in measured["method"]])
         ratios = measured[ratio_col] if ratio_col else nan
         fractions = measured.get(PEAK_FRACTION.get(col), nan)
-        for bar, ratio, fraction in zip(bars, ratios, fractions):
+        for bar, ratio, fraction in zip(bars, ratios, fractions, strict=True):
             text = [f"{ratio:.2f}x"] if not np.isnan(ratio) else []
             text += [f"{100 * fraction:.0f}% of peak"] if not np.isnan(fraction) else []
             if text:
-                ax.annotate("\n".join(text), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                            ha="center", va="bottom", fontsize=7)
-        ax.margins(y=0.18)                      # room for the numbers above the tallest bar
+                ax.annotate(
+                    "\n".join(text),
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                )
+        ax.margins(y=0.18)  # room for the numbers above the tallest bar
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem, caption)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jedi_bench.reference import random_human
 from jedi_bench.config.games import check_game
+from jedi_bench.reference import random_human
 
 
 def hns(score: float | np.ndarray, game: str) -> float | np.ndarray:

@@ -79,4 +79,3 @@ def human_optimal_games() -> tuple[tuple[str, ...], tuple[str, ...]]:
     human = tuple(g for g in ATARI100K_GAMES if average[g] <= SPLIT_THRESHOLD)
     agent = tuple(g for g in ATARI100K_GAMES if average[g] > SPLIT_THRESHOLD)
     return human, agent
-

@@ -63,18 +63,28 @@ def _published(games: list[str]) -> tuple[list[MethodScores], pd.DataFrame]:
 
 def _compute_section(rep: Report, compute: list[str]) -> None:
     table = efficiency_with_paper(compute).set_index("method")
-    caption = ("Compute per method (jedi-bench profile): parameters, median step times, world-model sampling "
-               "throughput, peak memory, projected hours per atari100k run, and ratios to diamond measured on the "
-               "same device and options; the papers' figures (DIAMOND's RTX 4090 profile, JEDI's claims "
-               "relative to DIAMOND: 43% less VRAM, over 3x faster sampling, 98 vs 38 A100-hours) are in the rows marked "
-               "published.")
+    caption = (
+        "Compute per method (jedi-bench profile): parameters, median step times, world-model sampling "
+        "throughput, peak memory, projected hours per atari100k run, and ratios to diamond measured on the "
+        "same device and options; the papers' figures (DIAMOND's RTX 4090 profile, JEDI's claims "
+        "relative to DIAMOND: 43% less VRAM, over 3x faster sampling, 98 vs 38 A100-hours) are in the rows "
+        "marked "
+        "published."
+    )
     paths = write_table(table, rep.out / "tables" / "efficiency", caption, 2)
-    paths += figures.plot_compute(table.reset_index(), rep.out / "figures" / "compute", "Compute per method",
-                                  "Measured on one device with one set of options (the table lists them); compare "
-                                  "ratios only within a device.")
-    rep.link(paths, "**Efficiency**: update speed-up = diamond's full update time / the method's; sampling "
-             "speed-up = imagined frames per second relative to diamond; memory ratio = peak memory / "
-             "diamond's (paper: 0.57, i.e. 43% less); compare ratios only within one device")
+    paths += figures.plot_compute(
+        table.reset_index(),
+        rep.out / "figures" / "compute",
+        "Compute per method",
+        "Measured on one device with one set of options (the table lists them); compare "
+        "ratios only within a device.",
+    )
+    rep.link(
+        paths,
+        "**Efficiency**: update speed-up = diamond's full update time / the method's; sampling "
+        "speed-up = imagined frames per second relative to diamond; memory ratio = peak memory / "
+        "diamond's (paper: 0.57, i.e. 43% less); compare ratios only within one device",
+    )
 
 
 def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> tuple[Path, int, int]:
@@ -87,23 +97,36 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> tuple
     scores, skipped = atari_only(load_scores(find_runs(runs)))
     presets = sorted(scores["preset"].unique())
     if len(presets) > 1:
-        raise ValueError(f"runs of several presets found ({', '.join(presets)}) under {', '.join(runs)}: "
-                         "aggregate one preset at a time")
+        raise ValueError(
+            f"runs of several presets found ({', '.join(presets)}) under {', '.join(runs)}: "
+            "aggregate one preset at a time"
+        )
     if scores.empty:
-        raise ValueError(f"no Atari100k runs under {', '.join(runs)} (only: {', '.join(skipped)}); aggregate "
-                         f"compares Atari100k runs, Catch runs are for `jedi-bench learning-check`")
+        raise ValueError(
+            f"no Atari100k runs under {', '.join(runs)} (only: {', '.join(skipped)}); aggregate "
+            f"compares Atari100k runs, Catch runs are for `jedi-bench learning-check`"
+        )
     suite, notes = method_scores(scores)
     games = [g for g in ATARI100K_GAMES if g in set(scores["game"])]
     published, published_raw = _published(games)
     suite_means = per_game_means(scores).reindex(games)
     every_game = len(games) == len(ATARI100K_GAMES)
-    rep = Report(Path(out), "Results of the suite's runs", suite, published,
-                 pd.concat([suite_means, published_raw], axis=1),
-                 list(WORLD_MODEL_BASELINES) + (["JEDI"] if every_game else []), reps,
-                 baselines.claims() if every_game else None, notes)
+    rep = Report(
+        Path(out),
+        "Results of the suite's runs",
+        suite,
+        published,
+        pd.concat([suite_means, published_raw], axis=1),
+        list(WORLD_MODEL_BASELINES) + (["JEDI"] if every_game else []),
+        reps,
+        baselines.claims() if every_game else None,
+        notes,
+    )
     rep.caption = runs_caption(scores, games, eval_step_caps(scores["run"]))
-    rep.notes.append(f"{len(scores)} runs, preset {', '.join(presets)}; methods "
-                     + ", ".join(f"{m.name} ({m.matrix.shape[0]} seed(s) x {len(m.games)} game(s))" for m in suite))
+    rep.notes.append(
+        f"{len(scores)} runs, preset {', '.join(presets)}; methods "
+        + ", ".join(f"{m.name} ({m.matrix.shape[0]} seed(s) x {len(m.games)} game(s))" for m in suite)
+    )
     if skipped:
         rep.notes.append(f"runs on non-Atari games skipped (no human score): {', '.join(skipped)}")
     per_game_tables(rep)
@@ -118,20 +141,37 @@ def aggregate(runs: list[str], out: str, compute: list[str], reps: int) -> tuple
         rep.notes.append("no metrics/eval.csv in the runs: no learning curves")
     else:
         summary = summarize_curves(curves)
-        paths = write_table(summary.set_index(["method", "game", "env_steps"]),
-                            rep.out / "tables" / "learning_curves",
-                            "Test return during training: mean and standard deviation over seeds.", 1)
-        paths += figures.plot_learning_curves(summary, rep.out / "figures" / "learning_curves",
-                                              "Learning curves (mean over seeds, band: +-1 std)", rep.caption)
+        paths = write_table(
+            summary.set_index(["method", "game", "env_steps"]),
+            rep.out / "tables" / "learning_curves",
+            "Test return during training: mean and standard deviation over seeds.",
+            1,
+        )
+        paths += figures.plot_learning_curves(
+            summary,
+            rep.out / "figures" / "learning_curves",
+            "Learning curves (mean over seeds, band: +-1 std)",
+            rep.caption,
+        )
         rep.link(paths, "**Learning curves**: test return against agent steps per game")
         iqm = iqm_curves(curves, rep.reps, SEED)
-        paths = write_table(iqm.set_index(["method", "env_steps"]), rep.out / "tables" / "sample_efficiency",
-                            "IQM of human-normalised test returns over runs and games at each evaluation step, "
-                            "with 95% stratified bootstrap intervals.")
-        paths += figures.plot_iqm_curves(iqm, rep.out / "figures" / "sample_efficiency",
-                                         f"Sample efficiency ({games_short(rep.games)})", rep.caption)
-        rep.link(paths, "**Sample efficiency**: IQM HNS over all runs and games against agent steps; the band "
-                 "is a 95% interval, so a gap between bands is a reliable difference at that budget")
+        paths = write_table(
+            iqm.set_index(["method", "env_steps"]),
+            rep.out / "tables" / "sample_efficiency",
+            "IQM of human-normalised test returns over runs and games at each evaluation step, "
+            "with 95% stratified bootstrap intervals.",
+        )
+        paths += figures.plot_iqm_curves(
+            iqm,
+            rep.out / "figures" / "sample_efficiency",
+            f"Sample efficiency ({games_short(rep.games)})",
+            rep.caption,
+        )
+        rep.link(
+            paths,
+            "**Sample efficiency**: IQM HNS over all runs and games against agent steps; the band "
+            "is a 95% interval, so a gap between bands is a reliable difference at that budget",
+        )
     if compute:
         _compute_section(rep, compute)
     return write_markdown(rep), len(rep.lines), len(scores)
@@ -153,23 +193,39 @@ def _paper_comparison(rep: Report, table: pd.DataFrame) -> None:
             continue
         runs = paper if paper in table.index and table.loc[paper, "source"] == PUBLISHED_RUNS else ""
         for metric in REPORTED_METRICS:
-            rows.append({"method": method, "paper": paper, "metric": metric, "suite": value(method, metric),
-                         "suite_lo": value(method, metric, "_lo"), "suite_hi": value(method, metric, "_hi"),
-                         "paper_runs": value(runs, metric), "paper_runs_lo": value(runs, metric, "_lo"),
-                         "paper_runs_hi": value(runs, metric, "_hi"),
-                         "reported": reported.loc[paper, metric], "reported_status": reported.loc[paper, "status"]})
+            rows.append(
+                {
+                    "method": method,
+                    "paper": paper,
+                    "metric": metric,
+                    "suite": value(method, metric),
+                    "suite_lo": value(method, metric, "_lo"),
+                    "suite_hi": value(method, metric, "_hi"),
+                    "paper_runs": value(runs, metric),
+                    "paper_runs_lo": value(runs, metric, "_lo"),
+                    "paper_runs_hi": value(runs, metric, "_hi"),
+                    "reported": reported.loc[paper, metric],
+                    "reported_status": reported.loc[paper, "status"],
+                }
+            )
     if not rows:
         rep.notes.append("no run of a method with published aggregates (jedi, diamond): no comparison table")
         return
     comparison = pd.DataFrame(rows).set_index(["method", "metric"])
-    paths = write_table(comparison, rep.out / "tables" / "paper_comparison",
-                        f"The suite's aggregates {games_caption(rep.games)} against the paper's released runs "
-                        f"over the same games (`paper_runs`, where released: DIAMOND) and the aggregates the "
-                        f"papers report over 26 games (5 seeds); `reported_status` says how well each reported "
-                        f"figure is confirmed (baselines/README.md).")
-    rep.link(paths, "**Reproduction vs paper**: the suite's jedi and diamond against DIAMOND's released runs "
-             "(same games, same statistics) and the JEDI and DIAMOND papers' reported aggregates; a value "
-             "inside the suite's interval is reproduced")
+    paths = write_table(
+        comparison,
+        rep.out / "tables" / "paper_comparison",
+        f"The suite's aggregates {games_caption(rep.games)} against the paper's released runs "
+        f"over the same games (`paper_runs`, where released: DIAMOND) and the aggregates the "
+        f"papers report over 26 games (5 seeds); `reported_status` says how well each reported "
+        f"figure is confirmed (baselines/README.md).",
+    )
+    rep.link(
+        paths,
+        "**Reproduction vs paper**: the suite's jedi and diamond against DIAMOND's released runs "
+        "(same games, same statistics) and the JEDI and DIAMOND papers' reported aggregates; a value "
+        "inside the suite's interval is reproduced",
+    )
 
 
 def _reported_check(table: pd.DataFrame) -> pd.DataFrame:
@@ -180,9 +236,15 @@ def _reported_check(table: pd.DataFrame) -> pd.DataFrame:
     for metric in REPORTED_METRICS:
         for method in table.index[table["source"] != PUBLISHED_CLAIM]:
             if method in reported.index and not pd.isna(reported.loc[method, metric]):
-                rows.append({"method": method, "metric": metric, "source": table.loc[method, "source"],
-                             "recomputed": float(table.loc[method, metric]),
-                             "reported": float(reported.loc[method, metric])})
+                rows.append(
+                    {
+                        "method": method,
+                        "metric": metric,
+                        "source": table.loc[method, "source"],
+                        "recomputed": float(table.loc[method, metric]),
+                        "reported": float(reported.loc[method, metric]),
+                    }
+                )
     check = pd.DataFrame(rows).set_index(["method", "metric"])
     check["difference"] = check["recomputed"] - check["reported"]
     return check
@@ -196,22 +258,38 @@ def published_report(out: str, reps: int) -> Path:
     games = list(ATARI100K_GAMES)
     published, raw = _published(games)
     claims = baselines.claims()
-    rep = Report(Path(out), "Published Atari100k results", [], published, raw,
-                 [b.name for b in published] + list(claims.index), reps, claims,
-                 caption="Published data (baselines/): released runs where the authors published them, "
-                         "per-game means or claimed aggregates otherwise; 26 games.")
+    rep = Report(
+        Path(out),
+        "Published Atari100k results",
+        [],
+        published,
+        raw,
+        [b.name for b in published] + list(claims.index),
+        reps,
+        claims,
+        caption="Published data (baselines/): released runs where the authors published them, "
+        "per-game means or claimed aggregates otherwise; 26 games.",
+    )
     per_game_tables(rep)
     table = aggregates_section(rep)
     check = _reported_check(table)
-    paths = write_table(check, rep.out / "tables" / "reported_vs_recomputed",
-                        "Aggregates recomputed from the published data against those the papers report. Rows "
-                        "from runs recompute every metric as rliable does; rows from per-game means compute "
-                        "IQM and optimality gap over games. Known differences: STORM (its file has Freeway 0 "
-                        "on every seed) and DreamerV3-2023 (its file differs from DIAMOND Table 1 on "
-                        "ChopperCommand and UpNDown).")
-    rep.link(paths, "**Reported vs recomputed**: every aggregate recomputed from the released runs against the "
-             "papers' figures; they match to the published rounding except where a caveat says why not")
-    rep.figure_baselines = [b.name for b in rep.run_level if b.name in WORLD_MODEL_BASELINES]  # readable curves
+    paths = write_table(
+        check,
+        rep.out / "tables" / "reported_vs_recomputed",
+        "Aggregates recomputed from the published data against those the papers report. Rows "
+        "from runs recompute every metric as rliable does; rows from per-game means compute "
+        "IQM and optimality gap over games. Known differences: STORM (its file has Freeway 0 "
+        "on every seed) and DreamerV3-2023 (its file differs from DIAMOND Table 1 on "
+        "ChopperCommand and UpNDown).",
+    )
+    rep.link(
+        paths,
+        "**Reported vs recomputed**: every aggregate recomputed from the released runs against the "
+        "papers' figures; they match to the published rounding except where a caveat says why not",
+    )
+    rep.figure_baselines = [
+        b.name for b in rep.run_level if b.name in WORLD_MODEL_BASELINES
+    ]  # readable curves
     comparisons(rep, rep.run_level)
     per_game_figure(rep)
     sources_table(rep)

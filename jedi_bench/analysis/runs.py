@@ -31,8 +31,10 @@ def find_runs(folders: list[str]) -> list[Path]:
         raise FileNotFoundError(f"run folder(s) not found: {', '.join(missing)}")
     found = {p.parent.resolve() for f in folders for p in Path(f).rglob("scores.json")}
     if not found:
-        raise FileNotFoundError(f"no finished runs (scores.json) under: {', '.join(folders)}; `jedi-bench train` "
-                                f"writes scores.json as a run's last step (train again to finish a run)")
+        raise FileNotFoundError(
+            f"no finished runs (scores.json) under: {', '.join(folders)}; `jedi-bench train` "
+            f"writes scores.json as a run's last step (train again to finish a run)"
+        )
     return sorted(found)
 
 
@@ -41,8 +43,10 @@ def read_scores(run: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e}); copy it again, or delete it and rerun `jedi-bench "
-                         f"train` on {path.parent} to rewrite it") from e
+        raise ValueError(
+            f"{path}: not valid JSON ({e}); copy it again, or delete it and rerun `jedi-bench "
+            f"train` on {path.parent} to rewrite it"
+        ) from e
     missing = [k for k in SCORE_KEYS if k not in data]
     if missing:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
@@ -55,9 +59,19 @@ def load_scores(runs: list[Path]) -> pd.DataFrame:
     rows = []
     for run in runs:
         d = read_scores(run)
-        rows.append({"method": str(d["method"]), "game": str(d["game"]), "seed": int(d["seed"]),
-                     "preset": str(d["preset"]), "env_steps": int(d["env_steps"]), "score": float(d["mean"]),
-                     "episodes": d.get("episodes"), "wall_time_s": d.get("wall_time_s"), "run": str(run)})
+        rows.append(
+            {
+                "method": str(d["method"]),
+                "game": str(d["game"]),
+                "seed": int(d["seed"]),
+                "preset": str(d["preset"]),
+                "env_steps": int(d["env_steps"]),
+                "score": float(d["mean"]),
+                "episodes": d.get("episodes"),
+                "wall_time_s": d.get("wall_time_s"),
+                "run": str(run),
+            }
+        )
     table = pd.DataFrame(rows)
     dup = table[table.duplicated(["method", "game", "seed"], keep=False)]
     if not dup.empty:
@@ -83,8 +97,10 @@ def method_scores(scores: pd.DataFrame) -> tuple[list[MethodScores], list[str]]:
         columns = [group[group["game"] == g].sort_values("seed")["hns"].to_numpy() for g in games]
         k = min(len(c) for c in columns)
         if any(len(c) != k for c in columns):
-            notes.append(f"{method}: games have different numbers of runs; the interval matrix uses the "
-                         f"first {k} seed(s) of each game")
+            notes.append(
+                f"{method}: games have different numbers of runs; the interval matrix uses the "
+                f"first {k} seed(s) of each game"
+            )
         out.append(MethodScores(method, games, np.stack([c[:k] for c in columns], axis=1)))
     return out, notes
 
@@ -122,8 +138,12 @@ def runs_caption(scores: pd.DataFrame, games: list[str], caps: set[int]) -> str:
     text = f"Preset {presets}; {covered}; seeds per method: {seeds}."
     capped = sorted(c for c in caps if c > 0)
     if capped:
-        text += (f" Test episodes capped at {', '.join(map(str, capped))} agent steps "
-                 f"(train.eval_max_agent_steps): scores are not comparable with published ones.")
+        text += (
+            f" Test episodes capped at {', '.join(map(str, capped))} agent steps "
+            f"(train.eval_max_agent_steps): scores are not comparable with published ones."
+        )
     elif presets != "atari100k":
-        text += f" Preset {presets} is not the paper's protocol: scores are not comparable with published ones."
+        text += (
+            f" Preset {presets} is not the paper's protocol: scores are not comparable with published ones."
+        )
     return text

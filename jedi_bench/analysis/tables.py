@@ -38,8 +38,9 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def write_table(table: pd.DataFrame, stem: str | Path, caption: str, digits: int = 3,
-                display: pd.DataFrame | None = None) -> list[Path]:
+def write_table(
+    table: pd.DataFrame, stem: str | Path, caption: str, digits: int = 3, display: pd.DataFrame | None = None
+) -> list[Path]:
     """Write ``stem``.csv (full precision), .md and .tex (rounded, with the caption); return the paths.
     ``display``, when given, is what the Markdown and LaTeX show instead (e.g. intervals as text)."""
     stem = Path(stem)
@@ -53,7 +54,8 @@ def write_table(table: pd.DataFrame, stem: str | Path, caption: str, digits: int
     shown.index = [_latex_escape(str(i)) for i in shown.index]
     shown.columns = [_latex_escape(str(c)) for c in shown.columns]
     shown = shown.map(lambda v: _latex_escape(v) if isinstance(v, str) else v)
-    latex = shown.to_latex(caption=_latex_escape(caption), label=f"tab:{stem.name}", escape=False,
-                           index=keep_index)
+    latex = shown.to_latex(
+        caption=_latex_escape(caption), label=f"tab:{stem.name}", escape=False, index=keep_index
+    )
     atomic_write_text(tex, latex)
     return [csv, md, tex]

@@ -9,8 +9,9 @@ import json
 from jedi_bench.diagnostics.learning_check import FIDELITY_EPISODES, measure_run_fidelity
 
 
-def run_fidelity(run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0,
-                 device: str | None = None) -> int:
+def run_fidelity(
+    run: str, episodes: int = FIDELITY_EPISODES, seed: int = 0, device: str | None = None
+) -> int:
     """``jedi-bench catch-fidelity``: the Catch fidelity of a Catch run's world model and whether its
     policy follows the ball (last checkpoint), written to ``RUN/catch_fidelity.json`` and printed."""
     from jedi_bench.train.device import resolve_device

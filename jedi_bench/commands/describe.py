@@ -28,8 +28,11 @@ def parameter_table(cfg: RunConfig, num_actions: int) -> list[tuple[str, int]]:
     rows = [(f"world model / {name}", count) for name, count in wm_counts.items()]
     wm_total = sum(p.numel() for p in wm.parameters())
     ac_total = sum(p.numel() for p in ac.parameters())
-    rows += [("world model total", wm_total), ("actor-critic", ac_total),
-             ("whole agent", wm_total + ac_total)]
+    rows += [
+        ("world model total", wm_total),
+        ("actor-critic", ac_total),
+        ("whole agent", wm_total + ac_total),
+    ]
     return rows
 
 
@@ -38,8 +41,10 @@ def describe(method: str, game: str, preset: str) -> int:
     cfg = resolve(method, game, 0, preset)
     num_actions = game_num_actions(game)
     rows = parameter_table(cfg, num_actions)
-    print(f"method {method}, game {game} ({num_actions} actions), preset {preset}; "
-          f"actor-critic channels {cfg.agent.channels}, LSTM {cfg.agent.lstm}")
+    print(
+        f"method {method}, game {game} ({num_actions} actions), preset {preset}; "
+        f"actor-critic channels {cfg.agent.channels}, LSTM {cfg.agent.lstm}"
+    )
     width = max(len(name) for name, _ in rows)
     print(f"{'component':<{width}}  {'parameters':>12}  {'millions':>8}")
     for name, count in rows:

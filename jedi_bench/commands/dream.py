@@ -18,8 +18,8 @@ from jedi_bench.io import atomic_write_bytes
 from jedi_bench.train.device import resolve_device
 from jedi_bench.train.run_folder import load_run
 
-SCALE = 4        # 64x64 frames shown at 256x256
-GAP = 16         # pixels between the two panels (keeps MP4 sizes multiples of 16)
+SCALE = 4  # 64x64 frames shown at 256x256
+GAP = 16  # pixels between the two panels (keeps MP4 sizes multiples of 16)
 LABEL_H = 16
 FPS = 4
 
@@ -36,11 +36,15 @@ def dream(run: str, out: str, steps: int = 15, device: str | None = None) -> int
     context, shown = result.context, result.imagined_steps
     if shown < steps:
         print(f"note: the real episode ended after {shown} steps past the context; showing {shown} steps")
-    video = [side_by_side(real, fake, "real", "context" if i < context else f"imagined {i - context + 1}")
-             for i, (real, fake) in enumerate(zip(result.real, result.shown))]
+    video = [
+        side_by_side(real, fake, "real", "context" if i < context else f"imagined {i - context + 1}")
+        for i, (real, fake) in enumerate(zip(result.real, result.shown, strict=True))
+    ]
     write_video(out, video)
-    print(f"{cfg.method} {cfg.game}: {shown} imagined steps after a {context}-frame context -> {out}; "
-          f"mean absolute pixel error per step: {', '.join(f'{e:.1f}' for e in result.errors())}")
+    print(
+        f"{cfg.method} {cfg.game}: {shown} imagined steps after a {context}-frame context -> {out}; "
+        f"mean absolute pixel error per step: {', '.join(f'{e:.1f}' for e in result.errors())}"
+    )
     return 0
 
 
@@ -52,10 +56,11 @@ def side_by_side(real: np.ndarray, fake: np.ndarray, left_label: str, right_labe
     size = up[0].shape[0]
     canvas = np.zeros((LABEL_H + size, 2 * size + GAP, 3), np.uint8)
     canvas[LABEL_H:, :size] = up[0]
-    canvas[LABEL_H:, size + GAP:] = up[1]
+    canvas[LABEL_H:, size + GAP :] = up[1]
     for x, text in ((2, left_label), (size + GAP + 2, right_label)):
-        cv2.putText(canvas, text, (x, LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            canvas, text, (x, LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
+        )
     return canvas
 
 
@@ -68,12 +73,14 @@ def write_video(out: str | os.PathLike, frames: list[np.ndarray]) -> None:
     if path.suffix.lower() == ".gif":
         import imageio.v3 as iio
 
-        atomic_write_bytes(path, iio.imwrite("<bytes>", np.stack(frames), extension=".gif",
-                                             duration=1000 // FPS, loop=0))
+        atomic_write_bytes(
+            path, iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=1000 // FPS, loop=0)
+        )
         return
     # ffmpeg writes to a file name: encode into a scratch file, then publish it atomically
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
         tmp = Path(scratch) / path.name
-        imageio.mimwrite(tmp, frames, fps=FPS, format="FFMPEG", codec="libx264", quality=8,
-                         macro_block_size=16)
+        imageio.mimwrite(
+            tmp, frames, fps=FPS, format="FFMPEG", codec="libx264", quality=8, macro_block_size=16
+        )
         atomic_write_bytes(path, tmp.read_bytes())

@@ -18,8 +18,14 @@ from jedi_bench.runinfo import library_versions
 from jedi_bench.train.collect import EnvRunner
 
 
-def run_random_policy(game: str, steps: int, seed: int, test_mode: bool = False,
-                      stochastic_frameskip: bool = False, progress: bool = True) -> dict:
+def run_random_policy(
+    game: str,
+    steps: int,
+    seed: int,
+    test_mode: bool = False,
+    stochastic_frameskip: bool = False,
+    progress: bool = True,
+) -> dict:
     """Run ``steps`` agent steps of random play; return finished-episode returns and the step rate.
 
     The env steps through :class:`~jedi_bench.train.collect.EnvRunner`, as in training; its games go on
@@ -32,8 +38,9 @@ def run_random_policy(game: str, steps: int, seed: int, test_mode: bool = False,
     try:
         runner.start_new_game()
         start = time.perf_counter()
-        for _ in tqdm(range(steps), desc=f"{game} random policy", unit="step", disable=not progress,
-                      leave=False):
+        for _ in tqdm(
+            range(steps), desc=f"{game} random policy", unit="step", disable=not progress, leave=False
+        ):
             _, result = runner.step(runner.env.action_space.sample())
             if result.episode_return is not None:
                 returns.append(result.episode_return)
@@ -41,8 +48,13 @@ def run_random_policy(game: str, steps: int, seed: int, test_mode: bool = False,
         elapsed = time.perf_counter() - start
     finally:
         runner.close()
-    return {"returns": returns, "lengths": lengths, "unfinished_return": runner.episode_return,
-            "steps_per_second": steps / max(elapsed, 1e-9), "num_actions": int(runner.env.action_space.n)}
+    return {
+        "returns": returns,
+        "lengths": lengths,
+        "unfinished_return": runner.episode_return,
+        "steps_per_second": steps / max(elapsed, 1e-9),
+        "num_actions": int(runner.env.action_space.n),
+    }
 
 
 def env_check(game: str, steps: int, seed: int, test_mode: bool, stochastic_frameskip: bool) -> int:
@@ -53,8 +65,10 @@ def env_check(game: str, steps: int, seed: int, test_mode: bool, stochastic_fram
     result = run_random_policy(game, steps, seed, test_mode, stochastic_frameskip)
     returns = result["returns"]
     mode = "test (life loss not terminal)" if test_mode else "train (life loss ends an episode)"
-    print(f"game: {game}   seed: {seed}   mode: {mode}   "
-          f"frame skip: {'random in [2, 6]' if stochastic_frameskip else 'fixed'}")
+    print(
+        f"game: {game}   seed: {seed}   mode: {mode}   "
+        f"frame skip: {'random in [2, 6]' if stochastic_frameskip else 'fixed'}"
+    )
     print(f"action-set size: {result['num_actions']}")
     print(f"agent steps: {steps}   agent steps per second: {result['steps_per_second']:.0f}")
     print(f"finished episodes: {len(returns)}")

@@ -18,7 +18,9 @@ def evaluate_run(run: str, episodes: int, device: str | None = None) -> int:
     result, path = run_folder.evaluate_run(run, episodes, resolve_device(device))
     cap = result["eval_max_agent_steps"]
     capped = f", each capped at {cap} agent steps (the run's train.eval_max_agent_steps)" if cap else ""
-    print(f"{result['method']} {result['game']} seed {result['seed']} (epoch {result['epoch']}, "
-          f"{result['env_steps']} env steps): mean return {result['mean']:.3f} +- {result['std']:.3f} over "
-          f"{episodes} episodes{capped} -> {path}")
+    print(
+        f"{result['method']} {result['game']} seed {result['seed']} (epoch {result['epoch']}, "
+        f"{result['env_steps']} env steps): mean return {result['mean']:.3f} +- {result['std']:.3f} over "
+        f"{episodes} episodes{capped} -> {path}"
+    )
     return 0

@@ -45,20 +45,31 @@ class Plan:
     profile_preset: str
     profile_batch: int
     profile_repeats: int
-    speed_flags: tuple[str, ...]          # the profiles' speed options (the second profile of each method)
+    speed_flags: tuple[str, ...]  # the profiles' speed options (the second profile of each method)
     train_preset: str
-    train_speed: tuple[str, ...]          # --set overrides of the timed training runs
+    train_speed: tuple[str, ...]  # --set overrides of the timed training runs
     initial_steps: int
-    epochs: int                           # timed epochs, after the untimed first one
+    epochs: int  # timed epochs, after the untimed first one
     steps_per_epoch: int
-    epoch_s: float                        # the target time of one epoch's updates, sizing updates per epoch
+    epoch_s: float  # the target time of one epoch's updates, sizing updates per epoch
     updates_range: tuple[int, int]
     concurrency: tuple[int, ...]
 
 
-GPU_PLAN = Plan("atari100k", 32, 5, ("--bf16", "--channels-last", "--cuda-graphs"), "dev",
-                ("speed.bf16=true", "speed.channels_last=true", "speed.cuda_graphs=true"), 500, 3, 100, 4.0,
-                (10, 200), (2, 4))
+GPU_PLAN = Plan(
+    "atari100k",
+    32,
+    5,
+    ("--bf16", "--channels-last", "--cuda-graphs"),
+    "dev",
+    ("speed.bf16=true", "speed.channels_last=true", "speed.cuda_graphs=true"),
+    500,
+    3,
+    100,
+    4.0,
+    (10, 200),
+    (2, 4),
+)
 DRY_PLAN = Plan("smoke", 4, 1, ("--channels-last",), "smoke", (), 200, 2, 100, 1.0, (2, 2), (2,))
 
 
@@ -76,13 +87,22 @@ def train_overrides(plan: Plan, updates: int) -> list[str]:
     """A short dev run: a small initial collection, one untimed epoch, ``plan.epochs`` timed ones of
     ``updates`` full updates each, no tests, a one-episode final evaluation of at most 50 steps."""
     total = plan.initial_steps + plan.epochs * plan.steps_per_epoch
-    sets = {"initial_collect_steps": plan.initial_steps, "initial_collect_max": plan.initial_steps,
-            "total_env_steps": total, "collect_steps_per_epoch": plan.steps_per_epoch,
-            "first_epoch_world_model_updates": plan.updates_range[0],
-            "first_epoch_actor_critic_updates": plan.updates_range[0],
-            "world_model_updates": updates, "actor_critic_updates": updates, "final_train_epochs": 0,
-            "test_episodes": 0, "final_eval_episodes": 1, "eval_max_agent_steps": 50,
-            "checkpoint_every_epochs": 1000, "test_every_epochs": 1000}
+    sets = {
+        "initial_collect_steps": plan.initial_steps,
+        "initial_collect_max": plan.initial_steps,
+        "total_env_steps": total,
+        "collect_steps_per_epoch": plan.steps_per_epoch,
+        "first_epoch_world_model_updates": plan.updates_range[0],
+        "first_epoch_actor_critic_updates": plan.updates_range[0],
+        "world_model_updates": updates,
+        "actor_critic_updates": updates,
+        "final_train_epochs": 0,
+        "test_episodes": 0,
+        "final_eval_episodes": 1,
+        "eval_max_agent_steps": 50,
+        "checkpoint_every_epochs": 1000,
+        "test_every_epochs": 1000,
+    }
     return [f"train.{k}={v}" for k, v in sets.items()] + list(plan.train_speed)
 
 
@@ -105,10 +125,15 @@ def training_rates(metrics: Path, updates: int) -> dict:
     collected = sum(row["env_steps"] - steps_at[row["epoch"] - 1] for row in timed)
     train_s = sum(row["train_time_s"] for row in timed)
     collect_s = sum(row["epoch_time_s"] - row["train_time_s"] for row in timed)
-    return {"timed_epochs": len(timed), "full_updates": updates * len(timed), "train_s": train_s,
-            "collect_s": collect_s, "env_steps": collected,
-            "full_updates_per_s": updates * len(timed) / train_s,
-            "env_steps_per_s": collected / collect_s if collect_s > 0 else float("nan")}
+    return {
+        "timed_epochs": len(timed),
+        "full_updates": updates * len(timed),
+        "train_s": train_s,
+        "collect_s": collect_s,
+        "env_steps": collected,
+        "full_updates_per_s": updates * len(timed) / train_s,
+        "env_steps_per_s": collected / collect_s if collect_s > 0 else float("nan"),
+    }
 
 
 class Check:
@@ -127,8 +152,9 @@ class Check:
     def fits(self, what: str, needs_s: float) -> bool:
         if self.left() >= needs_s:
             return True
-        self.skipped.append(f"{what}: skipped, {self.left():.0f} s of the budget left "
-                            f"(needs about {needs_s:.0f} s)")
+        self.skipped.append(
+            f"{what}: skipped, {self.left():.0f} s of the budget left (needs about {needs_s:.0f} s)"
+        )
         print(f"gpu-check: {self.skipped[-1]}", file=sys.stderr)
         return False
 
@@ -136,7 +162,7 @@ class Check:
         """Start ``args`` in the background; ``share`` processes started together split the CPU's cores."""
         threads = str(max(1, (os.cpu_count() or 1) // share))
         env = self.env if share == 1 else {**self.env, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        log = open(self.logs / f"{name}.log", "w")   # noqa: SIM115  (closed by finish)
+        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115  (closed by finish)
         cmd = [sys.executable, *args]
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
@@ -178,19 +204,47 @@ def stage_profiles(check: Check) -> dict[str, dict]:
             if not check.fits(f"profile {name}", 20):
                 continue
             path = check.folder / f"{name}.json"
-            rc = check.run(f"profile-{name}", check.jedi_bench(
-                "profile", "--method", method, "--device", check.device,
-                "--preset", check.plan.profile_preset,
-                "--batch-size", str(check.plan.profile_batch), "--repeats", str(check.plan.profile_repeats),
-                *flags, "--out", str(path)))
+            rc = check.run(
+                f"profile-{name}",
+                check.jedi_bench(
+                    "profile",
+                    "--method",
+                    method,
+                    "--device",
+                    check.device,
+                    "--preset",
+                    check.plan.profile_preset,
+                    "--batch-size",
+                    str(check.plan.profile_batch),
+                    "--repeats",
+                    str(check.plan.profile_repeats),
+                    *flags,
+                    "--out",
+                    str(path),
+                ),
+            )
             out[name] = json.loads(path.read_text()) if rc == 0 and path.exists() else {"error": f"exit {rc}"}
     return out
 
 
 def _train_args(check: Check, method: str, seed: int, run_dir: Path, updates: int) -> list[str]:
     sets = [a for s in train_overrides(check.plan, updates) for a in ("--set", s)]
-    return check.jedi_bench("train", "--method", method, "--game", GAME, "--seed", str(seed), "--preset",
-                            check.plan.train_preset, "--out", str(run_dir), "--device", check.device, *sets)
+    return check.jedi_bench(
+        "train",
+        "--method",
+        method,
+        "--game",
+        GAME,
+        "--seed",
+        str(seed),
+        "--preset",
+        check.plan.train_preset,
+        "--out",
+        str(run_dir),
+        "--device",
+        check.device,
+        *sets,
+    )
 
 
 def _rates(check: Check, rc: int, run_dir: Path, updates: int) -> dict:
@@ -206,12 +260,16 @@ def stage_training(check: Check, profiles: dict[str, dict], fixed_updates: int |
         if not check.fits(f"training {method}", 40 + (check.plan.epochs + 1) * check.plan.epoch_s):
             continue
         fast = profiles.get(f"{method}-{options_name(check.plan.speed_flags)}", {})
-        updates = fixed_updates or updates_per_epoch(check.plan,
-                                                     fast.get("timings_ms", {}).get("full_update"))
+        updates = fixed_updates or updates_per_epoch(
+            check.plan, fast.get("timings_ms", {}).get("full_update")
+        )
         run_dir = check.scratch / f"train-{method}"
         rc = check.run(f"train-{method}", _train_args(check, method, 0, run_dir, updates))
-        out[method] = {"preset": check.plan.train_preset, "overrides": train_overrides(check.plan, updates),
-                       **_rates(check, rc, run_dir, updates)}
+        out[method] = {
+            "preset": check.plan.train_preset,
+            "overrides": train_overrides(check.plan, updates),
+            **_rates(check, rc, run_dir, updates),
+        }
     return out
 
 
@@ -226,15 +284,21 @@ def stage_concurrency(check: Check, training: dict[str, dict]) -> dict[str, dict
         if not check.fits(f"{k} concurrent runs", 45 + k * (check.plan.epochs + 1) * check.plan.epoch_s):
             continue
         dirs = [check.scratch / f"concurrent{k}-{i}" for i in range(k)]
-        started = [check.start(f"concurrent{k}-{i}", _train_args(check, "jedi", i, d, updates), share=k)
-                   for i, d in enumerate(dirs)]
-        runs = [_rates(check, check.finish(*s), d, updates) for s, d in zip(started, dirs)]
+        started = [
+            check.start(f"concurrent{k}-{i}", _train_args(check, "jedi", i, d, updates), share=k)
+            for i, d in enumerate(dirs)
+        ]
+        runs = [_rates(check, check.finish(*s), d, updates) for s, d in zip(started, dirs, strict=True)]
         if any("error" in r for r in runs):
             out[str(k)] = {"runs": runs, "error": "a run failed"}
             continue
         total = sum(r["full_updates_per_s"] for r in runs)
-        out[str(k)] = {"runs": runs, "full_updates_per_s": total, "gain": total / alone["full_updates_per_s"],
-                       "env_steps_per_s": sum(r["env_steps_per_s"] for r in runs)}
+        out[str(k)] = {
+            "runs": runs,
+            "full_updates_per_s": total,
+            "gain": total / alone["full_updates_per_s"],
+            "env_steps_per_s": sum(r["env_steps_per_s"] for r in runs),
+        }
     return out
 
 
@@ -253,9 +317,11 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     if not device.startswith("cuda"):
         raise ValueError(f"bad --device {device!r}: use cuda, cuda:N, or cpu with --dry")
     if not torch.cuda.is_available():
-        raise ValueError(f"no GPU: torch {torch.__version__} sees no CUDA device, so there is nothing to "
-                         "measure. Run it on a machine with an NVIDIA GPU and a CUDA build of torch "
-                         "(or `jedi-bench gpu-check --dry --device cpu` to try the command itself)")
+        raise ValueError(
+            f"no GPU: torch {torch.__version__} sees no CUDA device, so there is nothing to "
+            "measure. Run it on a machine with an NVIDIA GPU and a CUDA build of torch "
+            "(or `jedi-bench gpu-check --dry --device cpu` to try the command itself)"
+        )
     index = torch.device(device).index or 0
     if index >= torch.cuda.device_count():
         raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
@@ -264,8 +330,13 @@ def _device(device: str, dry: bool) -> tuple[str, str, dict]:
     return "cuda:0", torch.cuda.get_device_name(index), env
 
 
-def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_min: float = 8.0,
-              dry: bool = False, updates: int | None = None) -> int:
+def gpu_check(
+    out_root: str = "results/compute",
+    device: str = "cuda",
+    budget_min: float = 8.0,
+    dry: bool = False,
+    updates: int | None = None,
+) -> int:
     """Entry point of ``jedi-bench gpu-check``; 0 when every stage ran and the GPU tests passed, else 1."""
     if budget_min <= 0:
         raise ValueError(f"--budget-min must be > 0, got {budget_min}")
@@ -275,12 +346,19 @@ def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_mi
     plan = DRY_PLAN if dry else GPU_PLAN
     folder = Path(out_root) / folder_name(name, dry)
     started = time.time()
-    print(f"gpu-check: {name} ({'dry run, smoke sizes' if dry else 'one GPU'}), budget {budget_min:g} min "
-          f"-> {folder}", file=sys.stderr)
+    print(
+        f"gpu-check: {name} ({'dry run, smoke sizes' if dry else 'one GPU'}), budget {budget_min:g} min "
+        f"-> {folder}",
+        file=sys.stderr,
+    )
     with tempfile.TemporaryDirectory(prefix="jedi-bench-gpu-check-") as scratch:
         check = Check(plan, sub_device, env, folder, budget_min * 60.0, Path(scratch))
-        results = {"device_name": name, "dry": dry, "plan": asdict(plan), "started": time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+        results = {
+            "device_name": name,
+            "dry": dry,
+            "plan": asdict(plan),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        }
         results["tests"] = stage_tests(check)
         results["profiles"] = stage_profiles(check)
         results["training"] = stage_training(check, results["profiles"], updates)
@@ -290,8 +368,16 @@ def gpu_check(out_root: str = "results/compute", device: str = "cuda", budget_mi
         results["skipped"] = check.skipped
         results["wall_s"] = time.time() - started
     write_summary(folder, results, METHODS)
-    ok = results["tests"].get("status") == "passed" and not check.skipped and not any(
-        "error" in r for part in ("profiles", "training", "concurrency") for r in results[part].values())
-    print(f"gpu-check: {'done' if ok else 'done, with failures or skipped stages'} "
-          f"in {results['wall_s']:.0f} s: {folder / 'README.md'}", file=sys.stderr)
+    ok = (
+        results["tests"].get("status") == "passed"
+        and not check.skipped
+        and not any(
+            "error" in r for part in ("profiles", "training", "concurrency") for r in results[part].values()
+        )
+    )
+    print(
+        f"gpu-check: {'done' if ok else 'done, with failures or skipped stages'} "
+        f"in {results['wall_s']:.0f} s: {folder / 'README.md'}",
+        file=sys.stderr,
+    )
     return 0 if ok else 1

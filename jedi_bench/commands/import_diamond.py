@@ -38,11 +38,16 @@ def read_diamond_agent(path: Path) -> dict[str, dict[str, torch.Tensor]]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as e:
-        raise ValueError(f"{path} cannot be read as a weights-only torch file: "
-                         f"{describe_load_error(path, e)}; expected a DIAMOND agent state_dict such as "
-                         f"agent_versions/agent_epoch_*.pt") from None
-    if (not isinstance(state, dict) or not state
-            or not all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise ValueError(
+            f"{path} cannot be read as a weights-only torch file: "
+            f"{describe_load_error(path, e)}; expected a DIAMOND agent state_dict such as "
+            f"agent_versions/agent_epoch_*.pt"
+        ) from None
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
+    ):
         raise ValueError(f"{path} is not a DIAMOND agent: expected a state_dict (a dict of tensors)")
     parts = split_diamond_state_dict(state)
     empty = [name for name, part in parts.items() if not part]
@@ -51,8 +56,15 @@ def read_diamond_agent(path: Path) -> dict[str, dict[str, torch.Tensor]]:
     return parts
 
 
-def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes: int = 0,
-                   device: str | None = None, env_steps: int = RELEASED_ENV_STEPS) -> int:
+def import_diamond(
+    checkpoint: str,
+    game: str,
+    out: str,
+    seed: int = 0,
+    episodes: int = 0,
+    device: str | None = None,
+    env_steps: int = RELEASED_ENV_STEPS,
+) -> int:
     """Write the run folder ``out`` from DIAMOND's agent ``checkpoint`` for ``game``; with ``episodes`` > 0,
     evaluate it under the suite's protocol and write ``scores.json`` (what ``aggregate`` reads)."""
     from jedi_bench.train.build import build_models
@@ -69,13 +81,21 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
     parts = read_diamond_agent(source)
     dev = resolve_device(device)
     models = build_models(cfg, torch.device("cpu"))
-    stored_actions = parts["actor_critic"]["actor_linear.weight"].shape[0] if "actor_linear.weight" in \
-        parts["actor_critic"] else None
+    stored_actions = (
+        parts["actor_critic"]["actor_linear.weight"].shape[0]
+        if "actor_linear.weight" in parts["actor_critic"]
+        else None
+    )
     if stored_actions != models.num_actions:
-        raise ValueError(f"{source} is an agent with {stored_actions} actions but {game} has "
-                         f"{models.num_actions}: import it with the game it was trained on")
-    modules = {"denoiser": models.wm.denoiser, "reward_end": models.wm.reward_end_model,
-               "actor_critic": models.actor_critic}
+        raise ValueError(
+            f"{source} is an agent with {stored_actions} actions but {game} has "
+            f"{models.num_actions}: import it with the game it was trained on"
+        )
+    modules = {
+        "denoiser": models.wm.denoiser,
+        "reward_end": models.wm.reward_end_model,
+        "actor_critic": models.actor_critic,
+    }
     for name, module in modules.items():
         check_fits(module, parts[name], name.replace("_", "-"))
     for name, module in modules.items():
@@ -83,26 +103,51 @@ def import_diamond(checkpoint: str, game: str, out: str, seed: int = 0, episodes
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    save_checkpoint(last_checkpoint_path(run_dir), {
-        "config": cfg.to_dict(),
-        "counters": {"epoch": 0, "env_steps": env_steps, "imported": True},
-        "models": models.state_dict(),
-    })
-    info = {"seed": cfg.seed, "method": cfg.method, "game": cfg.game, "preset": cfg.preset,
-            "library_versions": runinfo.library_versions(), "device": runinfo.device_info(str(dev)),
-            "source": {"kind": "DIAMOND agent checkpoint", "path": str(source.resolve()), "sha256": digest,
-                       "env_steps": env_steps}}
+    save_checkpoint(
+        last_checkpoint_path(run_dir),
+        {
+            "config": cfg.to_dict(),
+            "counters": {"epoch": 0, "env_steps": env_steps, "imported": True},
+            "models": models.state_dict(),
+        },
+    )
+    info = {
+        "seed": cfg.seed,
+        "method": cfg.method,
+        "game": cfg.game,
+        "preset": cfg.preset,
+        "library_versions": runinfo.library_versions(),
+        "device": runinfo.device_info(str(dev)),
+        "source": {
+            "kind": "DIAMOND agent checkpoint",
+            "path": str(source.resolve()),
+            "sha256": digest,
+            "env_steps": env_steps,
+        },
+    }
     atomic_write_json(run_dir / "run_info.json", info)
     print(f"imported {source} as a diamond {game} run in {run_dir}")
     if episodes:
-        _, models, _ = load_run(run_dir, dev)        # the imported folder read back, as `evaluate` reads it
-        returns = evaluate_agent(cfg, models.agent(dev, cfg.speed.bf16), episodes,
-                                 cfg.seed + EVAL_SEED_OFFSET)
-        scores = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
-                  "env_steps": env_steps, "returns": returns, "mean": float(np.mean(returns)),
-                  "std": float(np.std(returns)), "episodes": len(returns), "device": str(dev),
-                  "imported": True}
+        _, models, _ = load_run(run_dir, dev)  # the imported folder read back, as `evaluate` reads it
+        returns = evaluate_agent(
+            cfg, models.agent(dev, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET
+        )
+        scores = {
+            "game": cfg.game,
+            "method": cfg.method,
+            "seed": cfg.seed,
+            "preset": cfg.preset,
+            "env_steps": env_steps,
+            "returns": returns,
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "episodes": len(returns),
+            "device": str(dev),
+            "imported": True,
+        }
         atomic_write_json(run_dir / "scores.json", scores)
-        print(f"mean return {scores['mean']:.2f} +- {scores['std']:.2f} over {episodes} episodes "
-              f"-> {run_dir / 'scores.json'}")
+        print(
+            f"mean return {scores['mean']:.2f} +- {scores['std']:.2f} over {episodes} episodes "
+            f"-> {run_dir / 'scores.json'}"
+        )
     return 0

@@ -12,8 +12,13 @@ import sys
 from jedi_bench.diagnostics.learning_check import markdown_table, run_learning_check
 
 
-def learning_check(methods: list[str], seed: int = 0, episodes: int = 100,
-                   out: str = "results/learning_check", overrides: list[str] | None = None) -> int:
+def learning_check(
+    methods: list[str],
+    seed: int = 0,
+    episodes: int = 100,
+    out: str = "results/learning_check",
+    overrides: list[str] | None = None,
+) -> int:
     """Run the check for ``methods`` and add their rows to ``out``'s table (rows of other methods checked
     there before are kept); returns 0 when every checked method beats random play, else 1.
 
@@ -23,8 +28,10 @@ def learning_check(methods: list[str], seed: int = 0, episodes: int = 100,
     overrides = list(overrides or [])
     for item in overrides:
         if "." not in item.split("=", 1)[0]:
-            raise ValueError(f"bad --set {item!r}: the check fixes method, game, seed and preset; "
-                             "set a config section's key, e.g. speed.bf16=false")
+            raise ValueError(
+                f"bad --set {item!r}: the check fixes method, game, seed and preset; "
+                "set a config section's key, e.g. speed.bf16=false"
+            )
     if episodes < 2:
         raise ValueError(f"--episodes must be >= 2 (a confidence interval needs two), got {episodes}")
     result = run_learning_check(methods, seed, episodes, out, overrides, notify=print, warn=_warn)

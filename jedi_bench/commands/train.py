@@ -14,8 +14,16 @@ from jedi_bench.train.speed import slow_bf16_warning
 from jedi_bench.worldmodels.validation import resolve_run_config
 
 
-def train(method: str, game: str, seed: int, preset: str, out: str, device: str | None = None,
-          overrides: list[str] | None = None, progress: bool = True) -> int:
+def train(
+    method: str,
+    game: str,
+    seed: int,
+    preset: str,
+    out: str,
+    device: str | None = None,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+) -> int:
     """Train one run in ``out`` (resuming it if unfinished); returns the process exit code."""
     dev = resolve_device(device)
     cfg = resolve_run_config(method, game, seed, preset, overrides, device=dev)
@@ -29,13 +37,18 @@ def train(method: str, game: str, seed: int, preset: str, out: str, device: str 
     try:
         outcome = train_run(cfg, run_dir, dev, progress, notify=print, warn=_warn)
     except NonFiniteLossError as e:
-        print(f"jedi-bench train: stopped: {e} ({last_checkpoint_path(run_dir)}). Resuming with the "
-              f"same settings likely meets it again: start afresh in a new --out with other settings, e.g. "
-              f"--set speed.bf16=false or a lower --set train.lr=...", file=sys.stderr)
+        print(
+            f"jedi-bench train: stopped: {e} ({last_checkpoint_path(run_dir)}). Resuming with the "
+            f"same settings likely meets it again: start afresh in a new --out with other settings, e.g. "
+            f"--set speed.bf16=false or a lower --set train.lr=...",
+            file=sys.stderr,
+        )
         return 1
     s = outcome.scores
-    print(f"{cfg.method} {cfg.game} seed {cfg.seed}: mean return {s['mean']:.2f} +- {s['std']:.2f} "
-          f"over {s['episodes']} episodes ({s['env_steps']} env steps, {s['wall_time_s']:.0f} s)")
+    print(
+        f"{cfg.method} {cfg.game} seed {cfg.seed}: mean return {s['mean']:.2f} +- {s['std']:.2f} "
+        f"over {s['episodes']} episodes ({s['env_steps']} env steps, {s['wall_time_s']:.0f} s)"
+    )
     return 0
 
 

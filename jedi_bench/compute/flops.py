@@ -48,8 +48,9 @@ def default_matmul_size(device: torch.device) -> int:
     return 8192 if device.type == "cuda" else 2048
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 10,
-                warmup: int = 2) -> dict:
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 10, warmup: int = 2
+) -> dict:
     """FLOP/s of the fastest of ``repeats`` timed n x n x n matmuls: the device's dense peak in ``dtype``."""
     n = n or default_matmul_size(device)
     a = torch.randn(n, n, device=device).to(dtype)
@@ -64,9 +65,15 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, 
         synchronize(device)
         best = min(best, time.perf_counter() - start)
     flops = 2 * n**3
-    return {"dtype": str(dtype).removeprefix("torch."), "n": n, "flops": flops, "best_ms": best * 1000.0,
-            "flops_per_s": flops / best, "repeats": repeats,
-            "allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32) if device.type == "cuda" else False}
+    return {
+        "dtype": str(dtype).removeprefix("torch."),
+        "n": n,
+        "flops": flops,
+        "best_ms": best * 1000.0,
+        "flops_per_s": flops / best,
+        "repeats": repeats,
+        "allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32) if device.type == "cuda" else False,
+    }
 
 
 def achieved(flops: dict[str, int], ms: dict[str, float], peak_flops_per_s: float) -> dict[str, dict]:

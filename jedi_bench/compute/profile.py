@@ -55,16 +55,23 @@ from jedi_bench.worldmodels.validation import validate_run_config
 NUM_ACTIONS = 18
 
 
-def profile(method: str, device: str, preset_name: str, batch_size: int, repeats: int,
-            speed: SpeedConfig, progress: bool = True,
-            warn: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+def profile(
+    method: str,
+    device: str,
+    preset_name: str,
+    batch_size: int,
+    repeats: int,
+    speed: SpeedConfig,
+    progress: bool = True,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
     """Build ``method`` at ``preset_name`` sizes on ``device`` and measure it; returns the report dict.
     ``warn`` hears what makes the measurement unrepresentative (bf16 on a CPU that only emulates it)."""
     dev, cfg = _validated(method, device, preset_name, batch_size, repeats, speed)
     if warning := speedlib.slow_bf16_warning(speed, dev, fix="leave out --bf16 to measure float32"):
         warn(warning)
     peak_dtype = torch.bfloat16 if speed.bf16 else torch.float32
-    peak_first = matmul_peak(dev, peak_dtype)   # before the models, so its buffers are not in the peak memory
+    peak_first = matmul_peak(dev, peak_dtype)  # before the models, so its buffers are not in the peak memory
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.cuda.empty_cache()
@@ -81,7 +88,7 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
     bar.set_postfix_str("full update")
     meter = FlopMeter()
     with speedlib.eager_sampling(wm):
-        update(meter)                              # counted eagerly: the first warm-up call
+        update(meter)  # counted eagerly: the first warm-up call
     bar.update()
     for _ in range(warmup - 1):
         update(unmeasured)
@@ -123,27 +130,39 @@ def profile(method: str, device: str, preset_name: str, batch_size: int, repeats
         "method": method,
         "device": device_info(str(dev)),
         "versions": library_versions(),
-        "options": {"batch_size": batch_size, "bf16": speed.bf16, "channels_last": speed.channels_last,
-                    "compile": speed.compile, "cuda_graphs": speed.cuda_graphs, "preset": preset_name,
-                    "repeats": repeats},
+        "options": {
+            "batch_size": batch_size,
+            "bf16": speed.bf16,
+            "channels_last": speed.channels_last,
+            "compile": speed.compile,
+            "cuda_graphs": speed.cuda_graphs,
+            "preset": preset_name,
+            "repeats": repeats,
+        },
         "parameters": parameters,
         "timings_ms": timings,
         "timings_ms_minmax": minmax,
-        "sampling": {"frames_per_s": batch_size * 1000.0 / sampling.median_ms,
-                     "ms_per_step": sampling.median_ms,
-                     "ms_per_step_minmax": [sampling.min_ms, sampling.max_ms],
-                     "sampler_steps": cfg.world_model.diffusion.num_steps,
-                     "sampler_order": cfg.world_model.diffusion.order},
+        "sampling": {
+            "frames_per_s": batch_size * 1000.0 / sampling.median_ms,
+            "ms_per_step": sampling.median_ms,
+            "ms_per_step_minmax": [sampling.min_ms, sampling.max_ms],
+            "sampler_steps": cfg.world_model.diffusion.num_steps,
+            "sampler_order": cfg.world_model.diffusion.order,
+        },
         "peak_memory_mb": peak_mb,
         "peak_memory_kind": peak_kind,
         "memory_before_models_mb": memory_before,
         "policy_step_ms": {"median": policy.median_ms, "min": policy.min_ms, "max": policy.max_ms},
-        "cpu_time_ms": {**{f"{name}_step": t.cpu_median_ms for name, t in steps.items()},
-                        "full_update": sum(t.cpu_median_ms for t in steps.values()),
-                        "sampling_step": sampling.cpu_median_ms, "policy_step": policy.cpu_median_ms},
+        "cpu_time_ms": {
+            **{f"{name}_step": t.cpu_median_ms for name, t in steps.items()},
+            "full_update": sum(t.cpu_median_ms for t in steps.values()),
+            "sampling_step": sampling.cpu_median_ms,
+            "policy_step": policy.cpu_median_ms,
+        },
         "flops": flops,
-        "flops_achieved": achieved(flops, {**timings, "sampling_step": sampling.median_ms},
-                                   peak["flops_per_s"]),
+        "flops_achieved": achieved(
+            flops, {**timings, "sampling_step": sampling.median_ms}, peak["flops_per_s"]
+        ),
         "matmul_peak": peak,
         "projected_hours_atari100k": projected_hours(step_ms, policy.median_ms, full_schedule),
         "schedule_atari100k": dataclasses.asdict(update_counts(full_schedule)),
@@ -159,8 +178,13 @@ def full_update(build: AgentBuild, batch_size: int, dev: torch.device) -> Callab
     (:func:`epoch_turns`, one update each), each turn ending with its shared optimisers' steps; one
     synthetic batch per component, reused by every call."""
     batches = {o.name: synthetic_batch(batch_size, o.component.segment_length, dev) for o in build.optimizers}
-    turns = epoch_turns(build.world_model_optimizers, build.actor_critic_optimizer,
-                        build.models.wm.interleave_components, 1, 1)
+    turns = epoch_turns(
+        build.world_model_optimizers,
+        build.actor_critic_optimizer,
+        build.models.wm.interleave_components,
+        1,
+        1,
+    )
 
     def update(measure: Measure) -> None:
         for turn in turns:
@@ -173,17 +197,25 @@ def code_version() -> str:
     """The git commit of the measured code ("+dirty" when the working tree differs), or "unknown"."""
     root = Path(__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jedi_bench"], cwd=root,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "jedi_bench"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
 
 
-def _validated(method: str, device: str, preset_name: str, batch_size: int, repeats: int,
-               speed: SpeedConfig) -> tuple[torch.device, RunConfig]:
+def _validated(
+    method: str, device: str, preset_name: str, batch_size: int, repeats: int, speed: SpeedConfig
+) -> tuple[torch.device, RunConfig]:
     """Check every input before anything is built; return the device and the run config to measure."""
     if preset_name not in PRESETS:
         raise ValueError(f"unknown preset {preset_name!r}; presets: {', '.join(PRESETS)}")
@@ -198,8 +230,10 @@ def _validated(method: str, device: str, preset_name: str, batch_size: int, repe
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"bad --device {device!r}: expected cpu or cuda[:N]")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} requested but CUDA is not available (torch "
-                         f"{torch.__version__}); use --device cpu, or install a CUDA build of torch")
+        raise ValueError(
+            f"--device {device} requested but CUDA is not available (torch "
+            f"{torch.__version__}); use --device cpu, or install a CUDA build of torch"
+        )
     cfg = preset(preset_name)
     cfg.method = method
     cfg.train.batch_size = batch_size
@@ -221,8 +255,9 @@ def synthetic_batch(batch_size: int, seq_len: int, dev: torch.device) -> Batch:
     )
 
 
-def synthetic_context(wm: WorldModel, batch_size: int, context: int,
-                      dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_context(
+    wm: WorldModel, batch_size: int, context: int, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A sampling context in the agent's input space: encoded random frames and random actions."""
     with torch.no_grad():
         frames = wm.encode(torch.rand(batch_size, context, 3, 64, 64, device=dev) * 2 - 1)

@@ -29,14 +29,15 @@ class UpdateCounts:
     """How many times each part is updated, and how many env steps are collected, in one whole run."""
 
     epochs: int
-    world_model: int          # per world-model component
+    world_model: int  # per world-model component
     actor_critic: int
     env_steps: int
 
 
 def update_counts(train: TrainConfig) -> UpdateCounts:
-    collecting_epochs = math.ceil((train.total_env_steps - train.initial_collect_steps)
-                                  / train.collect_steps_per_epoch)
+    collecting_epochs = math.ceil(
+        (train.total_env_steps - train.initial_collect_steps) / train.collect_steps_per_epoch
+    )
     later_epochs = collecting_epochs + train.final_train_epochs
     return UpdateCounts(
         epochs=1 + later_epochs,
@@ -56,8 +57,11 @@ def projected_hours(step_ms: dict[str, float], policy_step_ms: float, train: Tra
         raise ValueError(f"step times must include {ACTOR_CRITIC!r}, got {sorted(step_ms)}")
     counts = update_counts(train)
     world_model_ms = sum(ms for name, ms in step_ms.items() if name != ACTOR_CRITIC)
-    total_ms = (counts.world_model * world_model_ms + counts.actor_critic * step_ms[ACTOR_CRITIC]
-                + counts.env_steps * policy_step_ms)
+    total_ms = (
+        counts.world_model * world_model_ms
+        + counts.actor_critic * step_ms[ACTOR_CRITIC]
+        + counts.env_steps * policy_step_ms
+    )
     return total_ms / 3.6e6
 
 
@@ -70,16 +74,22 @@ def hours_from_rates(full_updates_per_s: float, env_steps_per_s: float, train: T
     per second and collected env steps per second (policy and emulator). The actor-critic's 5,000 fewer
     updates of ``atari100k`` are counted as full ones, so the result is high by at most ~1%."""
     if full_updates_per_s <= 0 or env_steps_per_s <= 0:
-        raise ValueError(f"rates must be > 0, got {full_updates_per_s} updates/s, "
-                         f"{env_steps_per_s} env steps/s")
+        raise ValueError(
+            f"rates must be > 0, got {full_updates_per_s} updates/s, {env_steps_per_s} env steps/s"
+        )
     counts = update_counts(train)
-    seconds = (max(counts.world_model, counts.actor_critic) / full_updates_per_s
-               + counts.env_steps / env_steps_per_s)
+    seconds = (
+        max(counts.world_model, counts.actor_critic) / full_updates_per_s + counts.env_steps / env_steps_per_s
+    )
     return seconds / 3600.0
 
 
-def benchmark_hours(hours_per_run: dict[str, float], runs_per_method: int = BENCHMARK_RUNS_PER_METHOD,
-                    throughput_gain: float = 1.0, gpus: int = 1) -> float:
+def benchmark_hours(
+    hours_per_run: dict[str, float],
+    runs_per_method: int = BENCHMARK_RUNS_PER_METHOD,
+    throughput_gain: float = 1.0,
+    gpus: int = 1,
+) -> float:
     """Wall-clock hours of every method's runs on ``gpus`` GPUs, each running several runs at once with
     ``throughput_gain`` times the throughput of one run alone (1.0: one run per GPU)."""
     if throughput_gain <= 0 or gpus < 1:

@@ -69,6 +69,9 @@ class StepClock:
 
     def timings(self) -> dict[str, Timing]:
         """Each step's :class:`Timing`, in the order the steps first ran."""
-        return {name: Timing(statistics.median(wall), min(wall), max(wall), len(wall),
-                             statistics.median(self.cpu_ms[name]))
-                for name, wall in self.wall_ms.items()}
+        return {
+            name: Timing(
+                statistics.median(wall), min(wall), max(wall), len(wall), statistics.median(self.cpu_ms[name])
+            )
+            for name, wall in self.wall_ms.items()
+        }

@@ -14,8 +14,10 @@ import yaml
 from jedi_bench.config.schema import RunConfig
 from jedi_bench.config.variants import variant_config
 
-VARIANT_HELP = ("a variant gets a section of its own with @register(name, config=SomeDataclass); "
-                "see docs/adding_a_variant.md")
+VARIANT_HELP = (
+    "a variant gets a section of its own with @register(name, config=SomeDataclass); "
+    "see docs/adding_a_variant.md"
+)
 
 
 def from_dict(data: Mapping[str, Any]) -> RunConfig:
@@ -55,10 +57,12 @@ def _build(cls: type, data: Any, path: str, variant: type | None, unknown: list[
     names = [f.name for f in dataclasses.fields(cls)]
     for key in _mapping(data, path):
         if key not in names:
-            unknown.append(f"{_join(path, key)!r} ({f'section {path}' if path else 'the top level'} has "
-                           f"{', '.join(names)})")
+            unknown.append(
+                f"{_join(path, key)!r} ({f'section {path}' if path else 'the top level'} has "
+                f"{', '.join(names)})"
+            )
     defaults = cls()
-    values = {name: None for name in names if _is_variant_section(cls, name)}    # absent: its defaults
+    values = {name: None for name in names if _is_variant_section(cls, name)}  # absent: its defaults
     values.update((name, value) for name, value in data.items() if name in names)
     for name, value in values.items():
         key, default = _join(path, name), getattr(defaults, name)
@@ -74,15 +78,16 @@ def _build(cls: type, data: Any, path: str, variant: type | None, unknown: list[
 def _raise_unknown(unknown: list[str]) -> None:
     if unknown:
         several = len(unknown) > 1
-        raise ValueError(f"unknown config key{'s' if several else ''}: {'; '.join(unknown)}. A config "
-                         "written by another version of jedi-bench or edited by hand: remove or rename "
-                         f"{'them' if several else 'it'}")
+        raise ValueError(
+            f"unknown config key{'s' if several else ''}: {'; '.join(unknown)}. A config "
+            "written by another version of jedi-bench or edited by hand: remove or rename "
+            f"{'them' if several else 'it'}"
+        )
 
 
 def _mapping(data: Any, path: str) -> Mapping:
     if not isinstance(data, Mapping):
-        raise ValueError(f"config section {path or 'the run config'} must be a mapping of keys, "
-                         f"got {data!r}")
+        raise ValueError(f"config section {path or 'the run config'} must be a mapping of keys, got {data!r}")
     return data
 
 
@@ -108,8 +113,9 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
         if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if current is not None and type(current) is not type(value):
-            raise ValueError(f"bad override {item!r}: {key} expects {type(current).__name__}, "
-                             f"got {type(value).__name__}")
+            raise ValueError(
+                f"bad override {item!r}: {key} expects {type(current).__name__}, got {type(value).__name__}"
+            )
         setattr(target, leaf, value)
     return cfg
 
@@ -123,17 +129,22 @@ def _walk(cfg: RunConfig, key: str, item: str) -> tuple[Any, str]:
         where = ".".join(parts[:depth]) or "the top level"
         if part not in fields:
             kind = "key" if depth == len(parts) - 1 else "section"
-            raise ValueError(f"bad override {item!r}: unknown config {kind} {'.'.join(parts[:depth + 1])!r}; "
-                             f"{where} has {', '.join(fields)}")
+            raise ValueError(
+                f"bad override {item!r}: unknown config {kind} {'.'.join(parts[: depth + 1])!r}; "
+                f"{where} has {', '.join(fields)}"
+            )
         if depth == len(parts) - 1:
             return target, part
         child = getattr(target, part)
         if _is_variant_section(target, part) and not dataclasses.is_dataclass(child):
-            raise ValueError(f"bad override {item!r}: method {cfg.method!r} has no config section of its own "
-                             f"(world_model.variant is empty); {VARIANT_HELP}")
+            raise ValueError(
+                f"bad override {item!r}: method {cfg.method!r} has no config section of its own "
+                f"(world_model.variant is empty); {VARIANT_HELP}"
+            )
         if not dataclasses.is_dataclass(child):
-            raise ValueError(f"bad override {item!r}: {'.'.join(parts[:depth + 1])!r} is a value, not a "
-                             "section")
+            raise ValueError(
+                f"bad override {item!r}: {'.'.join(parts[: depth + 1])!r} is a value, not a section"
+            )
         target = child
     raise AssertionError("unreachable: the loop returns at the last part")
 

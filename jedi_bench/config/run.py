@@ -8,6 +8,7 @@ paper protocol (docs/protocol.md); the other presets only shrink sizes and count
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import yaml
@@ -19,14 +20,32 @@ from jedi_bench.config.speed import SpeedConfig, check_speed
 from jedi_bench.config.variants import variant_config
 
 __all__ = [
-    "PRESETS", "AgentConfig", "EnvConfig", "RunConfig", "SpeedConfig", "TrainConfig", "apply_overrides",
-    "check_same_config", "check_speed", "config_differences", "dump_yaml", "from_dict", "preset", "resolve",
+    "PRESETS",
+    "AgentConfig",
+    "EnvConfig",
+    "RunConfig",
+    "SpeedConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "check_same_config",
+    "check_speed",
+    "config_differences",
+    "dump_yaml",
+    "from_dict",
+    "preset",
+    "resolve",
     "stored_config_differences",
 ]
 
 
-def resolve(method: str, game: str, seed: int, preset_name: str, overrides: list[str] | None = None,
-            device: object = None) -> RunConfig:
+def resolve(
+    method: str,
+    game: str,
+    seed: int,
+    preset_name: str,
+    overrides: list[str] | None = None,
+    device: object = None,
+) -> RunConfig:
     """Build and validate the config of one run; raises ValueError naming what is wrong.
 
     The method's own section (``world_model.variant``) starts at its registered defaults, so ``--set
@@ -66,16 +85,16 @@ def stored_config_differences(stored: dict, cfg: RunConfig) -> list[str]:
     adding an option does not make every earlier run unresumable; a stored config without a
     ``world_model.variant`` section equals one with an empty section or the method's defaults.
     """
-    try:
+    with contextlib.suppress(ValueError):  # a key the code no longer knows: compare as stored, which names it
         stored = yaml.safe_load(dump_yaml(from_dict(stored)))
-    except ValueError:
-        pass  # a key the code no longer knows: compare as stored, which names it
     return config_differences(stored, yaml.safe_load(dump_yaml(cfg)))
 
 
 def check_same_config(run_dir: Path, cfg: RunConfig) -> None:
     diffs = stored_config_differences(yaml.safe_load((run_dir / "config.yaml").read_text()), cfg)
     if diffs:
-        raise ValueError(f"{run_dir} holds a run with a different config; it cannot be resumed with the "
-                         f"requested one. Differing keys: {'; '.join(diffs)}. Use another --out or the "
-                         f"stored settings.")
+        raise ValueError(
+            f"{run_dir} holds a run with a different config; it cannot be resumed with the "
+            f"requested one. Differing keys: {'; '.join(diffs)}. Use another --out or the "
+            f"stored settings."
+        )

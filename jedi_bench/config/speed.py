@@ -14,10 +14,10 @@ from dataclasses import dataclass
 class SpeedConfig:
     """Speed switches; recorded with every result so measurements say how they were made."""
 
-    bf16: bool = False                        # bf16 autocast
+    bf16: bool = False  # bf16 autocast
     channels_last: bool = False
-    compile: bool = False                     # torch.compile
-    cuda_graphs: bool = False                 # CUDA graphs for imagination (cuda only)
+    compile: bool = False  # torch.compile
+    cuda_graphs: bool = False  # CUDA graphs for imagination (cuda only)
 
 
 def check_speed(speed: SpeedConfig, device: object, compile_problem: str | None = None) -> None:
@@ -28,10 +28,14 @@ def check_speed(speed: SpeedConfig, device: object, compile_problem: str | None 
     """
     kind = str(device).split(":")[0]
     if speed.cuda_graphs and kind != "cuda":
-        raise ValueError(f"speed.cuda_graphs needs a CUDA device, but the device is {str(device)!r}: turn it "
-                         "off (train: --set speed.cuda_graphs=false; profile: leave out --cuda-graphs) or "
-                         "run on a GPU (--device cuda)")
+        raise ValueError(
+            f"speed.cuda_graphs needs a CUDA device, but the device is {str(device)!r}: turn it "
+            "off (train: --set speed.cuda_graphs=false; profile: leave out --cuda-graphs) or "
+            "run on a GPU (--device cuda)"
+        )
     if speed.compile and compile_problem:
-        raise ValueError(f"speed.compile is on, but torch.compile cannot work on device {str(device)!r} "
-                         f"here: {compile_problem}. Turn it off (train: --set speed.compile=false; profile: "
-                         "leave out --compile) or fix that first")
+        raise ValueError(
+            f"speed.compile is on, but torch.compile cannot work on device {str(device)!r} "
+            f"here: {compile_problem}. Turn it off (train: --set speed.compile=false; profile: "
+            "leave out --compile) or fix that first"
+        )

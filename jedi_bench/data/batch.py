@@ -36,7 +36,9 @@ class Batch:
             self.final = torch.zeros_like(self.mask)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in dataclasses.fields(self)})
+        return Batch(
+            **{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in dataclasses.fields(self)}
+        )
 
     def __getitem__(self, item) -> Batch:
         """Slice every field along the batch/time dimensions, e.g. ``batch[:, :5]``."""

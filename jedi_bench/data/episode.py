@@ -52,8 +52,10 @@ class Episode:
         for name in FIELDS:
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.dtype != DTYPES[name]:
-                raise ValueError(f"{what}: {name} must be a numpy {np.dtype(DTYPES[name])} array, "
-                                 f"got {getattr(array, 'dtype', type(array))}")
+                raise ValueError(
+                    f"{what}: {name} must be a numpy {np.dtype(DTYPES[name])} array, "
+                    f"got {getattr(array, 'dtype', type(array))}"
+                )
             if len(array) != len(self.act):
                 raise ValueError(f"{what}: {name} has {len(array)} steps but act has {len(self.act)}")
         if self.obs.ndim != 4 or self.obs.shape[-1] != 3:
@@ -62,8 +64,10 @@ class Episode:
             raise ValueError(f"{what}: act, rew, terminated and truncated must be 1-D")
         ends = self.terminated | self.truncated
         if finished is not None and len(self) > 0 and ends[:-1].any():
-            raise ValueError(f"{what}: an end flag is set before the last step "
-                             f"(step {int(np.flatnonzero(ends)[0])} of {len(self)})")
+            raise ValueError(
+                f"{what}: an end flag is set before the last step "
+                f"(step {int(np.flatnonzero(ends)[0])} of {len(self)})"
+            )
         if finished is True and not self.finished:
             raise ValueError(f"{what}: a finished episode must end with terminated or truncated")
         if finished is False and len(self) > 0 and self.finished:
@@ -72,22 +76,33 @@ class Episode:
             if not self.finished:
                 raise ValueError(f"{what}: only a finished episode has a final observation")
             if self.final_obs.dtype != np.uint8 or self.final_obs.shape != self.obs.shape[1:]:
-                raise ValueError(f"{what}: final_obs must be uint8 {self.obs.shape[1:]}, got "
-                                 f"{self.final_obs.dtype} {self.final_obs.shape}")
+                raise ValueError(
+                    f"{what}: final_obs must be uint8 {self.obs.shape[1:]}, got "
+                    f"{self.final_obs.dtype} {self.final_obs.shape}"
+                )
         return self
 
     @classmethod
     def empty(cls, frame_shape: tuple[int, int, int] = (64, 64, 3)) -> Episode:
-        return cls(np.zeros((0, *frame_shape), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.float32),
-                   np.zeros(0, bool), np.zeros(0, bool))
+        return cls(
+            np.zeros((0, *frame_shape), np.uint8),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.float32),
+            np.zeros(0, bool),
+            np.zeros(0, bool),
+        )
 
 
 def episode_bytes(episode: Episode, **extra: np.ndarray | int) -> bytes:
     """The ``.npz`` encoding of ``episode`` (plus small ``extra`` arrays, e.g. replay bookkeeping)."""
     buffer = io.BytesIO()
     final = {} if episode.final_obs is None else {FINAL_FIELD: episode.final_obs}
-    np.savez_compressed(buffer, **{name: getattr(episode, name) for name in FIELDS}, **final,
-                        **{key: np.asarray(value) for key, value in extra.items()})
+    np.savez_compressed(
+        buffer,
+        **{name: getattr(episode, name) for name in FIELDS},
+        **final,
+        **{key: np.asarray(value) for key, value in extra.items()},
+    )
     return buffer.getvalue()
 
 

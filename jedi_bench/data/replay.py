@@ -48,9 +48,13 @@ class ReplayBuffer:
     would copy the frames and briefly hold two copies (100k Atari steps are 1.2 GB).
     """
 
-    def __init__(self, directory: str | Path | None = None,
-                 chunk_probs: Sequence[float] = DEFAULT_CHUNK_PROBS, overwrite: bool = False,
-                 capacity: int = 0):
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        chunk_probs: Sequence[float] = DEFAULT_CHUNK_PROBS,
+        overwrite: bool = False,
+        capacity: int = 0,
+    ):
         self.directory = Path(directory) if directory is not None else None
         self.chunk_probs = tuple(float(p) for p in check_chunk_probs(chunk_probs))
         if int(capacity) < 0:
@@ -67,8 +71,10 @@ class ReplayBuffer:
             existing = _episode_files(self.directory)
             has_open = (self.directory / OPEN_EPISODE_FILE).exists()
             if (existing or has_open) and not overwrite:
-                raise ValueError(f"{self.directory} already holds replay data ({len(existing)} episode "
-                                 f"files); resume it with ReplayBuffer.load() or pass overwrite=True")
+                raise ValueError(
+                    f"{self.directory} already holds replay data ({len(existing)} episode "
+                    f"files); resume it with ReplayBuffer.load() or pass overwrite=True"
+                )
             for path in existing.values():
                 path.unlink()
             (self.directory / OPEN_EPISODE_FILE).unlink(missing_ok=True)
@@ -93,8 +99,10 @@ class ReplayBuffer:
     @property
     def episode_lengths(self) -> np.ndarray:
         """int64 [num_episodes], oldest first (the last one may still be open)."""
-        ends = np.asarray(self._episode_ends + ([self._num_steps] if self._open_start < self._num_steps
-                                                else []), dtype=np.int64)
+        ends = np.asarray(
+            self._episode_ends + ([self._num_steps] if self._open_start < self._num_steps else []),
+            dtype=np.int64,
+        )
         return np.diff(ends, prepend=0)
 
     @property
@@ -105,13 +113,22 @@ class ReplayBuffer:
         return self._num_steps
 
     def __repr__(self) -> str:
-        return (f"ReplayBuffer(steps={self.num_steps}, episodes={self.num_episodes}, "
-                f"directory={str(self.directory) if self.directory else None})")
+        return (
+            f"ReplayBuffer(steps={self.num_steps}, episodes={self.num_episodes}, "
+            f"directory={str(self.directory) if self.directory else None})"
+        )
 
     # ------------------------------------------------------------------ writing
 
-    def add_step(self, obs: np.ndarray, action: int, reward: float, terminated: bool, truncated: bool,
-                 final_obs: np.ndarray | None = None) -> None:
+    def add_step(
+        self,
+        obs: np.ndarray,
+        action: int,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        final_obs: np.ndarray | None = None,
+    ) -> None:
         """Append one step to the episode being collected: ``obs`` (uint8 [H, W, 3]) is the observation
         seen before taking ``action``; ``reward`` (raw) and the flags are what followed. A terminated or
         truncated step closes the episode (and writes its file when the replay has a directory);
@@ -124,7 +141,9 @@ class ReplayBuffer:
             if not (terminated or truncated):
                 raise ValueError("final_obs is given only with the step that ends an episode")
             if final_obs.dtype != np.uint8 or final_obs.shape != obs.shape:
-                raise ValueError(f"final_obs must be a uint8 {obs.shape} frame, got {final_obs.dtype} {final_obs.shape}")
+                raise ValueError(
+                    f"final_obs must be a uint8 {obs.shape} frame, got {final_obs.dtype} {final_obs.shape}"
+                )
         index = self._reserve(1, obs.shape[:2])
         self._obs[index] = obs.transpose(2, 0, 1)
         self._act[index] = int(action)
@@ -196,7 +215,9 @@ class ReplayBuffer:
         episode.final_obs = None if final is None else final.transpose(1, 2, 0).copy()
         return episode
 
-    def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator, final_rows: bool = False) -> Batch:
+    def sample(
+        self, batch_size: int, seq_len: int, rng: np.random.Generator, final_rows: bool = False
+    ) -> Batch:
         """``batch_size`` segments of ``seq_len`` consecutive steps, drawn as ``jedi_bench.data.sampling``
         describes (recency-weighted episode, then a segment ending inside it). Segments that reach back
         before their episode start are left-padded: padding steps have mask False, zero obs/act/rew and
@@ -209,22 +230,25 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay: add steps first")
         rows = lengths.copy()
         if final_rows:
-            rows[: self.num_finished_episodes] += np.fromiter((f is not None for f in self._final_frames), np.int64,
-                                                              count=self.num_finished_episodes)
+            rows[: self.num_finished_episodes] += np.fromiter(
+                (f is not None for f in self._final_frames), np.int64, count=self.num_finished_episodes
+            )
         episode_ids, starts = sample_segments(rows, batch_size, seq_len, self.chunk_probs, rng)
         offsets = starts[:, None] + np.arange(seq_len)
         mask = offsets >= 0
         final = offsets >= lengths[episode_ids][:, None]
         first_step = np.cumsum(lengths) - lengths
         # padding reads step 0 and a final row the last step, both overwritten below
-        index = first_step[episode_ids][:, None] + np.minimum(np.maximum(offsets, 0), lengths[episode_ids][:, None] - 1)
+        index = first_step[episode_ids][:, None] + np.minimum(
+            np.maximum(offsets, 0), lengths[episode_ids][:, None] - 1
+        )
 
         # numpy rather than torch for the conversion: single-threaded, it does not fight the training
         # threads for cores, and it is as fast for a batch this size.
         frames = self._obs[index]
-        for b, t in zip(*np.nonzero(final)):
+        for b, t in zip(*np.nonzero(final), strict=True):
             frames[b, t] = self._final_frames[episode_ids[b]]
-        obs = np.divide(frames, np.float32(255), dtype=np.float32)    # DIAMOND's u8 / 255 * 2 - 1, in float32
+        obs = np.divide(frames, np.float32(255), dtype=np.float32)  # DIAMOND's u8 / 255 * 2 - 1, in float32
         obs *= np.float32(2.0)
         obs -= np.float32(1.0)
         obs[~mask] = 0.0
@@ -255,8 +279,9 @@ class ReplayBuffer:
             finished = self._slice(0, self._open_start)
             state["finished_steps"] = _to_tensors(finished)
             state["finished_lengths"] = torch.from_numpy(self.episode_lengths[: self.num_finished_episodes])
-            state["finished_final_obs"] = {str(i): torch.from_numpy(f) for i, f in enumerate(self._final_frames)
-                                           if f is not None}
+            state["finished_final_obs"] = {
+                str(i): torch.from_numpy(f) for i, f in enumerate(self._final_frames) if f is not None
+            }
         return state
 
     def save(self) -> None:
@@ -264,13 +289,22 @@ class ReplayBuffer:
         so that ``ReplayBuffer.load(directory)`` restores exactly the current contents."""
         if self.directory is None:
             raise ValueError("this replay has no directory to save to; use state_dict() instead")
-        save_episode(self.directory / OPEN_EPISODE_FILE, self._open_episode(),
-                     num_steps=self._num_steps, num_finished_episodes=self.num_finished_episodes,
-                     chunk_probs=np.asarray(self.chunk_probs))
+        save_episode(
+            self.directory / OPEN_EPISODE_FILE,
+            self._open_episode(),
+            num_steps=self._num_steps,
+            num_finished_episodes=self.num_finished_episodes,
+            chunk_probs=np.asarray(self.chunk_probs),
+        )
 
     @classmethod
-    def load(cls, directory: str | Path | None, state: dict[str, Any] | None = None,
-             chunk_probs: Sequence[float] | None = None, capacity: int = 0) -> ReplayBuffer:
+    def load(
+        cls,
+        directory: str | Path | None,
+        state: dict[str, Any] | None = None,
+        chunk_probs: Sequence[float] | None = None,
+        capacity: int = 0,
+    ) -> ReplayBuffer:
         """Reload a replay after a restart. ``state`` is a ``state_dict()`` (e.g. from a checkpoint); when
         omitted, the state written by the last ``save()`` is used, and without one every finished
         episode on disk. Episode files newer than the state are deleted; leftover temporary files from an
@@ -283,14 +317,17 @@ class ReplayBuffer:
         _remove_temp_files(directory)
         files = _episode_files(directory)
         open_episode, num_finished, saved_probs, num_steps = _read_state(directory, files, state)
-        buffer = cls(None, saved_probs if chunk_probs is None else chunk_probs,
-                     capacity=max(capacity, num_steps or 0))
+        buffer = cls(
+            None, saved_probs if chunk_probs is None else chunk_probs, capacity=max(capacity, num_steps or 0)
+        )
         for number in range(num_finished):
             buffer._append(load_episode(_episode_path(directory, number), finished=True)[0], finished=True)
         buffer._append(open_episode.check("open episode of the replay state", finished=False), finished=False)
         if num_steps is not None and buffer.num_steps != num_steps:
-            raise ValueError(f"the replay state expects {num_steps} steps but {buffer.num_steps} were "
-                             f"loaded from {directory}")
+            raise ValueError(
+                f"the replay state expects {num_steps} steps but {buffer.num_steps} were "
+                f"loaded from {directory}"
+            )
         for number, path in files.items():
             if number >= num_finished:  # closed after the state was taken: the resumed run collects it again
                 path.unlink()
@@ -298,22 +335,32 @@ class ReplayBuffer:
         return buffer
 
     @classmethod
-    def _load_in_memory(cls, state: dict[str, Any] | None, chunk_probs: Sequence[float] | None,
-                        capacity: int) -> ReplayBuffer:
+    def _load_in_memory(
+        cls, state: dict[str, Any] | None, chunk_probs: Sequence[float] | None, capacity: int
+    ) -> ReplayBuffer:
         if state is None or "finished_steps" not in state:
-            raise ValueError("ReplayBuffer.load needs the replay directory, or a state_dict() taken from a "
-                             "replay without one")
-        buffer = cls(None, state["chunk_probs"] if chunk_probs is None else chunk_probs,
-                     capacity=max(capacity, int(state["num_steps"])))
+            raise ValueError(
+                "ReplayBuffer.load needs the replay directory, or a state_dict() taken from a "
+                "replay without one"
+            )
+        buffer = cls(
+            None,
+            state["chunk_probs"] if chunk_probs is None else chunk_probs,
+            capacity=max(capacity, int(state["num_steps"])),
+        )
         for steps in (state["finished_steps"], state["open_episode"]):
             buffer._append(_from_tensors(steps).check("replay state"), finished=False)
         buffer._episode_ends = np.cumsum(state["finished_lengths"].cpu().numpy()).tolist()
         finals = state.get("finished_final_obs", {})
-        buffer._final_frames = [finals[str(i)].cpu().numpy() if str(i) in finals else None
-                                for i in range(len(buffer._episode_ends))]
+        buffer._final_frames = [
+            finals[str(i)].cpu().numpy() if str(i) in finals else None
+            for i in range(len(buffer._episode_ends))
+        ]
         if buffer.num_steps != int(state["num_steps"]) or buffer._open_start > buffer.num_steps:
-            raise ValueError(f"inconsistent replay state: {int(state['num_steps'])} steps expected, "
-                             f"{buffer.num_steps} stored")
+            raise ValueError(
+                f"inconsistent replay state: {int(state['num_steps'])} steps expected, "
+                f"{buffer.num_steps} stored"
+            )
         return buffer
 
     def _open_episode(self) -> Episode:
@@ -322,9 +369,13 @@ class ReplayBuffer:
     def _slice(self, start: int, stop: int) -> Episode:
         if self._frame_shape is None:
             return Episode.empty()
-        return Episode(np.ascontiguousarray(self._obs[start:stop].transpose(0, 2, 3, 1)),
-                       self._act[start:stop].copy(), self._rew[start:stop].copy(),
-                       self._terminated[start:stop].copy(), self._truncated[start:stop].copy())
+        return Episode(
+            np.ascontiguousarray(self._obs[start:stop].transpose(0, 2, 3, 1)),
+            self._act[start:stop].copy(),
+            self._rew[start:stop].copy(),
+            self._terminated[start:stop].copy(),
+            self._truncated[start:stop].copy(),
+        )
 
 
 # ---------------------------------------------------------------------- files
@@ -358,8 +409,12 @@ def _remove_temp_files(directory: Path) -> None:
 def _read_state(directory: Path, files: dict[int, Path], state: dict[str, Any] | None):
     """(open episode, finished episodes to load, chunk probabilities, expected steps or None)."""
     if state is not None:
-        return (_from_tensors(state["open_episode"]), int(state["num_finished_episodes"]), state["chunk_probs"],
-                int(state["num_steps"]))
+        return (
+            _from_tensors(state["open_episode"]),
+            int(state["num_finished_episodes"]),
+            state["chunk_probs"],
+            int(state["num_steps"]),
+        )
     saved = directory / OPEN_EPISODE_FILE
     if saved.exists():
         episode, extra = load_episode(saved, finished=False)

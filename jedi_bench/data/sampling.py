@@ -25,8 +25,10 @@ import numpy as np
 def check_chunk_probs(chunk_probs: Sequence[float]) -> np.ndarray:
     probs = np.asarray(chunk_probs, dtype=np.float64)
     if probs.ndim != 1 or probs.size == 0 or (probs < 0).any() or not np.isclose(probs.sum(), 1.0):
-        raise ValueError(f"chunk_probs must be a non-empty list of non-negative numbers summing to 1, "
-                         f"got {list(chunk_probs)}")
+        raise ValueError(
+            f"chunk_probs must be a non-empty list of non-negative numbers summing to 1, "
+            f"got {list(chunk_probs)}"
+        )
     return probs
 
 
@@ -46,8 +48,9 @@ def episode_weights(num_episodes: int, chunk_probs: Sequence[float]) -> np.ndarr
     return weights / weights.sum()
 
 
-def sample_segments(lengths: np.ndarray, batch_size: int, seq_len: int, chunk_probs: Sequence[float],
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_segments(
+    lengths: np.ndarray, batch_size: int, seq_len: int, chunk_probs: Sequence[float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``batch_size`` segments; return ``(episode_ids, starts)``, both int64 [batch_size].
 
     ``starts`` are step offsets inside each episode and may be negative (left padding); the segment

@@ -48,7 +48,7 @@ def scripted_starts(episodes: int, context: int, seed: int):
         acts.append([*actions, STAY])
         for kind in ("chase", "random"):
             branch = EnvRunner(lambda: Catch(seed), None, autoreset=False)
-            branch.load_state_dict(start.state_dict())         # replay the same start, then branch
+            branch.load_state_dict(start.state_dict())  # replay the same start, then branch
             seq, reward = [], 0.0
             while branch.obs is not None:
                 a = chase_in_frame(branch.obs) if kind == "chase" else int(rng.integers(3))
@@ -58,8 +58,12 @@ def scripted_starts(episodes: int, context: int, seed: int):
             seqs[kind].append(seq)
             real[kind].append(reward)
         start.close()
-    return (obs_to_tensor(np.stack(obs), torch.device("cpu")), torch.tensor(acts),
-            {k: torch.tensor(v) for k, v in seqs.items()}, {k: torch.tensor(v) for k, v in real.items()})
+    return (
+        obs_to_tensor(np.stack(obs), torch.device("cpu")),
+        torch.tensor(acts),
+        {k: torch.tensor(v) for k, v in seqs.items()},
+        {k: torch.tensor(v) for k, v in real.items()},
+    )
 
 
 class ChaseOrRandom:
@@ -71,7 +75,7 @@ class ChaseOrRandom:
 
     def initial_state(self) -> bool:
         self.episodes += 1
-        return self.episodes % 2 == 1                       # the state: whether this episode chases
+        return self.episodes % 2 == 1  # the state: whether this episode chases
 
     def act(self, obs: np.ndarray, chase: bool, epsilon: float, rng: np.random.Generator) -> tuple[int, bool]:
         return (chase_in_frame(obs) if chase else int(rng.integers(3))), chase
@@ -81,7 +85,11 @@ def real_episodes(episodes: int, seed: int):
     """Whole real Catch episodes, every other one chased from the start (always a catch), the rest played
     at random (mostly misses). Returns obs [N, GRID, 3, 64, 64], actions [N, GRID - 1], final rewards [N]."""
     recorder = EpisodeRecorder()
-    final = play_episodes(lambda: Catch(seed), ChaseOrRandom(), episodes, np.random.default_rng(seed),
-                          record=recorder)
-    return (obs_to_tensor(np.stack([np.stack(f) for f in recorder.frames]), torch.device("cpu")),
-            torch.tensor(recorder.actions), torch.tensor(final))
+    final = play_episodes(
+        lambda: Catch(seed), ChaseOrRandom(), episodes, np.random.default_rng(seed), record=recorder
+    )
+    return (
+        obs_to_tensor(np.stack([np.stack(f) for f in recorder.frames]), torch.device("cpu")),
+        torch.tensor(recorder.actions),
+        torch.tensor(final),
+    )

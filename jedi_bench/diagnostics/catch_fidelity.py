@@ -46,36 +46,42 @@ from jedi_bench.worldmodels.base import WorldModel
 
 
 @torch.no_grad()
-def reward_on_real(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: torch.Tensor
-                   ) -> dict[str, float]:
+def reward_on_real(
+    wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, final: torch.Tensor
+) -> dict[str, float]:
     """The reward model on real episodes (inputs x [N, GRID, ...]) from a zero state: expected last-step
     reward of catches and of misses, termination probability at the last step and before it."""
     rew_logits, end_logits, _ = wm.reward_end(x[:, :-1], acts.to(x.device), x[:, 1:])
     p_rew = rew_logits[:, -1].float().softmax(-1).cpu()
-    expected = p_rew[:, 2] - p_rew[:, 0]                  # classes: -1, 0, +1
+    expected = p_rew[:, 2] - p_rew[:, 0]  # classes: -1, 0, +1
     p_end = end_logits.float().softmax(-1)[..., 1].cpu()
     caught, missed = final > 0, final < 0
-    return {"reward_catch": expected[caught].mean().item() if caught.any() else float("nan"),
-            "reward_miss": expected[missed].mean().item() if missed.any() else float("nan"),
-            "end_final": p_end[:, -1].mean().item(), "end_early": p_end[:, :-1].mean().item()}
+    return {
+        "reward_catch": expected[caught].mean().item() if caught.any() else float("nan"),
+        "reward_miss": expected[missed].mean().item() if missed.any() else float("nan"),
+        "end_final": p_end[:, -1].mean().item(),
+        "end_early": p_end[:, :-1].mean().item(),
+    }
 
 
 @torch.no_grad()
-def imagined_returns(wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, sequence: torch.Tensor
-                     ) -> torch.Tensor:
+def imagined_returns(
+    wm: WorldModel, x: torch.Tensor, acts: torch.Tensor, sequence: torch.Tensor
+) -> torch.Tensor:
     """Expected imagined return [N] of the open-loop ``sequence`` [N, K] from context inputs x [N, L, ...]."""
     total = torch.zeros(x.shape[0])
     alive = torch.ones(x.shape[0])
     for step in imagine(wm, x, acts, sequence.to(x.device).unbind(1)):
         p_rew = step.rew_logits.float().softmax(-1).cpu()
-        total += alive * (p_rew[:, 2] - p_rew[:, 0])       # classes: -1, 0, +1
+        total += alive * (p_rew[:, 2] - p_rew[:, 0])  # classes: -1, 0, +1
         alive = alive * step.end_logits.float().softmax(-1)[:, 0].cpu()
     return total
 
 
 @torch.no_grad()
-def action_response(wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: torch.Tensor
-                    ) -> dict[str, float]:
+def action_response(
+    wm: WorldModel, obs: torch.Tensor, x: torch.Tensor, acts: torch.Tensor
+) -> dict[str, float]:
     """Fraction of sampled next frames whose paddle (per action) and ball stand where Catch puts them."""
     ball_row, ball_col, paddle_col = parse_frames(obs[:, -1])
     scores = {}
@@ -106,7 +112,7 @@ def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, seed: int = 0, 
     """
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(features), generator=generator)
-    train, test = order[: 3 * len(order) // 4], order[3 * len(order) // 4:]
+    train, test = order[: 3 * len(order) // 4], order[3 * len(order) // 4 :]
     with torch.enable_grad():
         probe = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
         optimizer = torch.optim.Adam(probe.parameters(), lr=1e-2)
@@ -126,8 +132,9 @@ def latent_probes(wm: WorldModel, device: torch.device) -> dict[str, float]:
 
 
 @torch.no_grad()
-def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False
-                   ) -> dict[str, float]:
+def catch_fidelity(
+    wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: bool = False
+) -> dict[str, float]:
     """The checks on ``episodes`` real starts and on every screen; a flat dict of floats (NaN: not
     measurable)."""
     device = next(iter(wm.parameters()), torch.zeros(())).device
@@ -135,7 +142,7 @@ def catch_fidelity(wm: WorldModel, episodes: int = 128, seed: int = 0, bf16: boo
     was_training = wm.training
     wm.eval()
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    with torch.random.fork_rng(devices=[]):             # the caller's random stream is left as it was
+    with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
         torch.manual_seed(seed)
         try:
             with amp:

@@ -1,4 +1,5 @@
-"""``catch-oracle``: Catch's exact rules behind the world-model interface, to train the agent in a perfect model.
+"""``catch-oracle``: Catch's exact rules behind the world-model interface, to train the agent in a
+perfect model.
 
 It is not a world model that learns: it reads the ball and paddle cells off a Catch frame and draws the
 next frame and the reward exactly as :class:`~jedi_bench.envs.catch.Catch` would. Training the agent in
@@ -15,11 +16,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB, STAY
-from jedi_bench.worldmodels.registry import register
-from jedi_bench.worldmodels.base import Component, RewardEndModel, WorldModel
 from jedi_bench.config.world_model import WorldModelConfig
+from jedi_bench.envs.catch import BALL_RGB, CELL, GRID, PADDLE_RGB, STAY
+from jedi_bench.worldmodels.base import Component, RewardEndModel, WorldModel
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
+from jedi_bench.worldmodels.registry import register
 
 #: logit given to the certain class: the sampled reward and termination are exact
 CERTAIN = 30.0
@@ -31,8 +32,8 @@ def parse_frames(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     Colours are read at the cell centres. A caught ball hides the paddle (it is drawn last); the paddle
     column is then the ball's.
     """
-    cells = x[:, :, CELL // 2::CELL, CELL // 2::CELL].float()        # [B, 3, GRID, GRID]
-    ball = cells[:, 0] > 0.5                                        # red channel: only the ball is bright
+    cells = x[:, :, CELL // 2 :: CELL, CELL // 2 :: CELL].float()  # [B, 3, GRID, GRID]
+    ball = cells[:, 0] > 0.5  # red channel: only the ball is bright
     paddle = ((cells[:, 2] > 0.5) & (cells[:, 0] < 0))[:, GRID - 1]  # blue and not red, bottom row
     ball_index = ball.flatten(1).float().argmax(1)
     ball_row, ball_col = ball_index // GRID, ball_index % GRID
@@ -46,15 +47,16 @@ def draw_frames(ball_row: torch.Tensor, ball_col: torch.Tensor, paddle_col: torc
     rows = torch.arange(b, device=ball_row.device)
     cells = torch.zeros(b, GRID, GRID, 3, device=ball_row.device)
     cells[rows, GRID - 1, paddle_col] = torch.tensor(PADDLE_RGB, dtype=torch.float32, device=cells.device)
-    cells[rows, ball_row.clamp(max=GRID - 1), ball_col] = torch.tensor(BALL_RGB, dtype=torch.float32,
-                                                                      device=cells.device)
+    cells[rows, ball_row.clamp(max=GRID - 1), ball_col] = torch.tensor(
+        BALL_RGB, dtype=torch.float32, device=cells.device
+    )
     pixels = cells.permute(0, 3, 1, 2).repeat_interleave(CELL, 2).repeat_interleave(CELL, 3)
     return pixels / 127.5 - 1.0
 
 
 def _step(x: torch.Tensor, action: torch.Tensor):
     ball_row, ball_col, paddle_col = parse_frames(x)
-    paddle_col = (paddle_col + action.long() - STAY).clamp(0, GRID - 1)   # LEFT, STAY, RIGHT move -1, 0, +1
+    paddle_col = (paddle_col + action.long() - STAY).clamp(0, GRID - 1)  # LEFT, STAY, RIGHT move -1, 0, +1
     return ball_row + 1, ball_col, paddle_col
 
 

@@ -36,12 +36,15 @@ class Dream:
 
     def errors(self) -> list[float]:
         """Mean absolute pixel error of each imagined frame against the real one."""
-        return [float(np.abs(real.astype(float) - fake.astype(float)).mean())
-                for real, fake in zip(self.real[self.context:], self.shown[self.context:])]
+        return [
+            float(np.abs(real.astype(float) - fake.astype(float)).mean())
+            for real, fake in zip(self.real[self.context :], self.shown[self.context :], strict=True)
+        ]
 
 
-def play_real(make_env, agent: Policy, num_frames: int, rng: np.random.Generator
-              ) -> tuple[list[np.ndarray], list[int]]:
+def play_real(
+    make_env, agent: Policy, num_frames: int, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[int]]:
     """Up to ``num_frames`` real frames of one test episode (the last may be the terminal frame) and the
     actions taken between them (``len(actions) == len(frames) - 1``)."""
     recorder = EpisodeRecorder()
@@ -50,12 +53,13 @@ def play_real(make_env, agent: Policy, num_frames: int, rng: np.random.Generator
 
 
 @torch.no_grad()
-def imagine_frames(wm: WorldModel, frames: list[np.ndarray], actions: list[int], context: int,
-                   device: torch.device) -> list[np.ndarray]:
+def imagine_frames(
+    wm: WorldModel, frames: list[np.ndarray], actions: list[int], context: int, device: torch.device
+) -> list[np.ndarray]:
     """The frames after the first ``context`` ones, imagined from them with the actions really taken."""
-    x = wm.encode(obs_to_tensor(np.stack(frames[:context]), device))[None]          # [1, L, C, H, W]
-    act = torch.tensor(actions[:context], dtype=torch.long, device=device)[None]    # last: a_{L-1}
-    taken = [torch.tensor([a], device=device) for a in actions[context - 1:len(frames) - 1]]
+    x = wm.encode(obs_to_tensor(np.stack(frames[:context]), device))[None]  # [1, L, C, H, W]
+    act = torch.tensor(actions[:context], dtype=torch.long, device=device)[None]  # last: a_{L-1}
+    taken = [torch.tensor([a], device=device) for a in actions[context - 1 : len(frames) - 1]]
     return [wm.render(step.x_next)[0].cpu().numpy() for step in imagine(wm, x, act, taken)]
 
 
@@ -67,11 +71,14 @@ def dream_run(cfg: RunConfig, models: Models, steps: int, device: torch.device) 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     wm, context = models.wm, models.wm.cfg.context
-    frames, actions = play_real(env_factory(cfg, test_mode=True), models.agent(device, cfg.speed.bf16),
-                                context + steps, rng)
+    frames, actions = play_real(
+        env_factory(cfg, test_mode=True), models.agent(device, cfg.speed.bf16), context + steps, rng
+    )
     if len(frames) <= context:
-        raise ValueError(f"the episode ended after {len(frames)} frames, before the {context}-frame context "
-                         f"was complete; nothing to imagine")
+        raise ValueError(
+            f"the episode ended after {len(frames)} frames, before the {context}-frame context "
+            f"was complete; nothing to imagine"
+        )
     imagined = imagine_frames(wm, frames, actions, context, device)
     context_frames = wm.render(wm.encode(obs_to_tensor(np.stack(frames[:context]), device)))
     return Dream(real=frames, shown=list(context_frames.cpu().numpy()) + imagined, context=context)

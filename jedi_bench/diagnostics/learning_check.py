@@ -39,12 +39,38 @@ from jedi_bench.io import atomic_write_json, atomic_write_text
 
 GAME = "Catch"
 PRESET = "catch"
-FIDELITY_COLUMNS = ("imagined_return_chase", "real_return_chase", "imagined_return_random",
-                    "real_return_random", "paddle_accuracy", "ball_accuracy", "reward_catch", "reward_miss",
-                    "end_final", "end_early", "probe_ball", "probe_paddle", "policy_toward")
-COLUMNS = ("method", "mean_return", "std_return", "ci95_low", "ci95_high", "episodes", "random_mean",
-           "random_ci95_high", "margin", "beats_random", *FIDELITY_COLUMNS, "device", "train_wall_time_s",
-           "check_wall_time_s", "overrides")
+FIDELITY_COLUMNS = (
+    "imagined_return_chase",
+    "real_return_chase",
+    "imagined_return_random",
+    "real_return_random",
+    "paddle_accuracy",
+    "ball_accuracy",
+    "reward_catch",
+    "reward_miss",
+    "end_final",
+    "end_early",
+    "probe_ball",
+    "probe_paddle",
+    "policy_toward",
+)
+COLUMNS = (
+    "method",
+    "mean_return",
+    "std_return",
+    "ci95_low",
+    "ci95_high",
+    "episodes",
+    "random_mean",
+    "random_ci95_high",
+    "margin",
+    "beats_random",
+    *FIDELITY_COLUMNS,
+    "device",
+    "train_wall_time_s",
+    "check_wall_time_s",
+    "overrides",
+)
 #: real Catch starts on which each trained world model's fidelity is measured
 FIDELITY_EPISODES = 128
 
@@ -90,8 +116,13 @@ def random_returns(episodes: int, seed: int, overrides: list[str] | None = None)
     from jedi_bench.train.collect import play_episodes
 
     cfg = resolve("jedi", GAME, seed, PRESET, overrides)
-    return play_episodes(env_factory(cfg, test_mode=True), RandomAgent(num_actions_of(cfg)), episodes,
-                         np.random.default_rng(seed), max_steps=cfg.train.eval_max_agent_steps)
+    return play_episodes(
+        env_factory(cfg, test_mode=True),
+        RandomAgent(num_actions_of(cfg)),
+        episodes,
+        np.random.default_rng(seed),
+        max_steps=cfg.train.eval_max_agent_steps,
+    )
 
 
 def measure_run_fidelity(run: str | Path, episodes: int, seed: int, device: torch.device) -> dict:
@@ -103,16 +134,27 @@ def measure_run_fidelity(run: str | Path, episodes: int, seed: int, device: torc
     cfg, models, state = load_run(run, device)
     if cfg.game != GAME:
         raise ValueError(f"{run} trained on {cfg.game}; the fidelity check needs a {GAME} run")
-    result = {"method": cfg.method, "epoch": int(state["counters"]["epoch"]), "episodes": episodes,
-              "seed": seed, **catch_fidelity(models.wm, episodes, seed, bf16=cfg.speed.bf16),
-              "policy_toward": policy_toward_ball(models.agent(device, cfg.speed.bf16), episodes, seed)}
+    result = {
+        "method": cfg.method,
+        "epoch": int(state["counters"]["epoch"]),
+        "episodes": episodes,
+        "seed": seed,
+        **catch_fidelity(models.wm, episodes, seed, bf16=cfg.speed.bf16),
+        "policy_toward": policy_toward_ball(models.agent(device, cfg.speed.bf16), episodes, seed),
+    }
     atomic_write_json(Path(run) / "catch_fidelity.json", result)
     return result
 
 
-def check_method(method: str, seed: int, episodes: int, runs_dir: Path, overrides: list[str] | None = None,
-                 notify: Callable[[str], None] = lambda message: None,
-                 warn: Callable[[str], None] = warnings.warn) -> dict:
+def check_method(
+    method: str,
+    seed: int,
+    episodes: int,
+    runs_dir: Path,
+    overrides: list[str] | None = None,
+    notify: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = warnings.warn,
+) -> dict:
     """Train (or resume, or reuse) the method's run, evaluate its final agent and measure its world
     model's fidelity; returns its row without the random columns. ``notify`` and ``warn`` hear what
     training has to say (see :func:`jedi_bench.train.run.train_run`)."""
@@ -138,20 +180,31 @@ def check_method(method: str, seed: int, episodes: int, runs_dir: Path, override
     fidelity = measure_run_fidelity(run_dir, FIDELITY_EPISODES, seed, dev)
     trained_on = json.loads((run_dir / "run_info.json").read_text())["device"].get("device_name")
     low, high = ci95(result["returns"])
-    return {"method": method, "mean_return": result["mean"], "std_return": result["std"], "ci95_low": low,
-            "ci95_high": high, "episodes": result["episodes"],
-            # names the CPU/GPU
-            "device": f"{result['device']} ({trained_on})" if trained_on else result["device"],
-            "train_wall_time_s": outcome.scores["wall_time_s"],
-            "check_wall_time_s": time.perf_counter() - start,
-            "overrides": " ".join(overrides or []),
-            **{key: fidelity[key] for key in FIDELITY_COLUMNS}}
+    return {
+        "method": method,
+        "mean_return": result["mean"],
+        "std_return": result["std"],
+        "ci95_low": low,
+        "ci95_high": high,
+        "episodes": result["episodes"],
+        # names the CPU/GPU
+        "device": f"{result['device']} ({trained_on})" if trained_on else result["device"],
+        "train_wall_time_s": outcome.scores["wall_time_s"],
+        "check_wall_time_s": time.perf_counter() - start,
+        "overrides": " ".join(overrides or []),
+        **{key: fidelity[key] for key in FIDELITY_COLUMNS},
+    }
 
 
-def run_learning_check(methods: list[str], seed: int, episodes: int, out_dir: str | Path,
-                       overrides: list[str] | None = None,
-                       notify: Callable[[str], None] = lambda message: None,
-                       warn: Callable[[str], None] = warnings.warn) -> LearningCheckResult:
+def run_learning_check(
+    methods: list[str],
+    seed: int,
+    episodes: int,
+    out_dir: str | Path,
+    overrides: list[str] | None = None,
+    notify: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = warnings.warn,
+) -> LearningCheckResult:
     """Check ``methods`` and add their rows to ``out_dir``'s table (rows of other methods checked there
     before are kept; the table is written after each method).
 
@@ -169,21 +222,27 @@ def run_learning_check(methods: list[str], seed: int, episodes: int, out_dir: st
     # the one validation path: unknown methods, bad keys or values fail here, before any training
     configs = {m: resolve_run_config(m, GAME, seed, PRESET, overrides) for m in methods}
     earlier = earlier_rows(out_dir, seed, episodes)
-    for method, cfg in configs.items():                                       # and runs made otherwise here
+    for method, cfg in configs.items():  # and runs made otherwise here
         if (out_dir / "runs" / method / "config.yaml").exists():
             check_same_config(out_dir / "runs" / method, cfg)
     rand = random_returns(episodes, seed, overrides)
     rand_mean, (_, rand_high) = float(np.mean(rand)), ci95(rand)
     if earlier and not math.isclose(earlier[0]["random_mean"], rand_mean):
-        raise ValueError(f"{out_dir / 'learning_check.json'} compares with random play scoring "
-                         f"{earlier[0]['random_mean']:.3f}, this check's scores {rand_mean:.3f} (Catch or "
-                         "its test protocol changed): its rows are not comparable; use another --out")
+        raise ValueError(
+            f"{out_dir / 'learning_check.json'} compares with random play scoring "
+            f"{earlier[0]['random_mean']:.3f}, this check's scores {rand_mean:.3f} (Catch or "
+            "its test protocol changed): its rows are not comparable; use another --out"
+        )
     table = {r["method"]: r for r in earlier}
     checked = []
     for method in methods:
         row = check_method(method, seed, episodes, out_dir / "runs", overrides, notify=notify, warn=warn)
-        row.update(random_mean=rand_mean, random_ci95_high=rand_high, margin=row["mean_return"] - rand_mean,
-                   beats_random=bool(row["ci95_low"] > rand_high))
+        row.update(
+            random_mean=rand_mean,
+            random_ci95_high=rand_high,
+            margin=row["mean_return"] - rand_mean,
+            beats_random=bool(row["ci95_low"] > rand_high),
+        )
         table[method] = {key: row[key] for key in COLUMNS}
         checked.append(table[method])
         write_results(out_dir, list(table.values()), rand, seed)
@@ -201,15 +260,20 @@ def earlier_rows(out_dir: Path, seed: int, episodes: int) -> list[dict]:
         earlier = json.loads(path.read_text())
         setting = (earlier["game"], earlier["preset"], earlier["seed"], earlier["random_episodes"])
         # "overrides" came later: rows written before it ran the preset as it stands
-        rows = [{key: row[key] for key in COLUMNS} for row in
-                ({"overrides": "", **row} for row in earlier["methods"])]
+        rows = [
+            {key: row[key] for key in COLUMNS}
+            for row in ({"overrides": "", **row} for row in earlier["methods"])
+        ]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path} is not a learning-check result ({err!r}); "
-                         "move it away or use another --out") from err
+        raise ValueError(
+            f"{path} is not a learning-check result ({err!r}); move it away or use another --out"
+        ) from err
     if setting != (GAME, PRESET, seed, episodes):
-        raise ValueError(f"{path} holds a check of {setting[0]} (preset {setting[1]}, seed {setting[2]}, "
-                         f"{setting[3]} episodes), not of {GAME} (preset {PRESET}, seed {seed}, {episodes} "
-                         "episodes); use another --out")
+        raise ValueError(
+            f"{path} holds a check of {setting[0]} (preset {setting[1]}, seed {setting[2]}, "
+            f"{setting[3]} episodes), not of {GAME} (preset {PRESET}, seed {seed}, {episodes} "
+            "episodes); use another --out"
+        )
     return rows
 
 
@@ -217,41 +281,53 @@ def write_results(out_dir: Path, rows: list[dict], rand: list[float], seed: int)
     """The table as ``learning_check.csv``, ``.json`` (with the random baseline) and ``.md``."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     atomic_write_text(out_dir / "learning_check.csv", frame.to_csv(index=False))
-    atomic_write_json(out_dir / "learning_check.json", {
-        "game": GAME, "preset": PRESET, "seed": seed, "random_returns_mean": float(np.mean(rand)),
-        "random_episodes": len(rand), "methods": rows})
-    atomic_write_text(out_dir / "learning_check.md",
-                      f"# Learning check: {GAME}, preset `{PRESET}`, seed {seed}\n\n"
-                      "Final agent: test episodes with epsilon 0 and sampled actions; random: uniform "
-                      "actions. A method passes when its 95% CI lies above the random policy's. "
-                      f"World-model fidelity on {FIDELITY_EPISODES} real starts: the imagined return of "
-                      "chasing the ball / of random play (their real returns in brackets), and how often "
-                      "the sampled next frame moves the paddle as the action says (nan: the model renders "
-                      "no frames); the expected reward its reward model gives the last step of real "
-                      "episodes ending in a catch / a miss (+1 / -1 when right) and its end probability at "
-                      "their last step / at earlier steps (1 / 0 when right); how well a linear probe reads "
-                      "the ball's / the paddle's column from what the agent reads (every Catch screen, 1/4 "
-                      "held out; 1/8 is chance); and the probability the final policy gives the move "
-                      "towards the ball minus the move away from it on real episodes (about 0 for a policy "
-                      "that ignores what it sees).\n\n"
-                      + markdown_table(rows) + "\n")
+    atomic_write_json(
+        out_dir / "learning_check.json",
+        {
+            "game": GAME,
+            "preset": PRESET,
+            "seed": seed,
+            "random_returns_mean": float(np.mean(rand)),
+            "random_episodes": len(rand),
+            "methods": rows,
+        },
+    )
+    atomic_write_text(
+        out_dir / "learning_check.md",
+        f"# Learning check: {GAME}, preset `{PRESET}`, seed {seed}\n\n"
+        "Final agent: test episodes with epsilon 0 and sampled actions; random: uniform "
+        "actions. A method passes when its 95% CI lies above the random policy's. "
+        f"World-model fidelity on {FIDELITY_EPISODES} real starts: the imagined return of "
+        "chasing the ball / of random play (their real returns in brackets), and how often "
+        "the sampled next frame moves the paddle as the action says (nan: the model renders "
+        "no frames); the expected reward its reward model gives the last step of real "
+        "episodes ending in a catch / a miss (+1 / -1 when right) and its end probability at "
+        "their last step / at earlier steps (1 / 0 when right); how well a linear probe reads "
+        "the ball's / the paddle's column from what the agent reads (every Catch screen, 1/4 "
+        "held out; 1/8 is chance); and the probability the final policy gives the move "
+        "towards the ball minus the move away from it on real episodes (about 0 for a policy "
+        "that ignores what it sees).\n\n" + markdown_table(rows) + "\n",
+    )
 
 
 def markdown_table(rows: list[dict]) -> str:
     """The table's rows in markdown; a row checked with the preset as it stands shows "-" as overrides."""
-    header = ("| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / "
-              "random (real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / "
-              "paddle | policy towards ball | device | train time | overrides |")
-    lines = [header,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    header = (
+        "| method | mean return | std | 95% CI | random mean | margin | passes | imagined chase / "
+        "random (real) | paddle acc. | reward catch / miss | end last / earlier | probe ball / "
+        "paddle | policy towards ball | device | train time | overrides |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
-                     f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | "
-                     f"{r['margin']:+.3f} | {'yes' if r['beats_random'] else 'no'} | "
-                     f"{r['imagined_return_chase']:+.2f} / {r['imagined_return_random']:+.2f} "
-                     f"({r['real_return_chase']:+.2f} / {r['real_return_random']:+.2f}) | "
-                     f"{r['paddle_accuracy']:.2f} | {r['reward_catch']:+.2f} / {r['reward_miss']:+.2f} | "
-                     f"{r['end_final']:.2f} / {r['end_early']:.2f} | "
-                     f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['policy_toward']:.2f} | "
-                     f"{r['device']} | {r['train_wall_time_s'] / 60:.1f} min | {r['overrides'] or '-'} |")
+        lines.append(
+            f"| {r['method']} | {r['mean_return']:.3f} | {r['std_return']:.3f} | "
+            f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | {r['random_mean']:.3f} | "
+            f"{r['margin']:+.3f} | {'yes' if r['beats_random'] else 'no'} | "
+            f"{r['imagined_return_chase']:+.2f} / {r['imagined_return_random']:+.2f} "
+            f"({r['real_return_chase']:+.2f} / {r['real_return_random']:+.2f}) | "
+            f"{r['paddle_accuracy']:.2f} | {r['reward_catch']:+.2f} / {r['reward_miss']:+.2f} | "
+            f"{r['end_final']:.2f} / {r['end_early']:.2f} | "
+            f"{r['probe_ball']:.2f} / {r['probe_paddle']:.2f} | {r['policy_toward']:.2f} | "
+            f"{r['device']} | {r['train_wall_time_s'] / 60:.1f} min | {r['overrides'] or '-'} |"
+        )
     return "\n".join(lines)

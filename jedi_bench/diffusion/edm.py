@@ -34,11 +34,11 @@ class Preconditioners:
 def preconditioners(sigma: torch.Tensor, sigma_data: float, sigma_offset_noise: float) -> Preconditioners:
     """EDM scalings at noise levels ``sigma`` [B], with the offset noise folded into the effective sigma
     (computed in DIAMOND's order of operations, so that its checkpoints give its numbers)."""
-    s = (sigma.float() ** 2 + sigma_offset_noise ** 2).sqrt()
+    s = (sigma.float() ** 2 + sigma_offset_noise**2).sqrt()
     view = (-1, 1, 1, 1)
-    c_skip = sigma_data ** 2 / (s ** 2 + sigma_data ** 2)
+    c_skip = sigma_data**2 / (s**2 + sigma_data**2)
     return Preconditioners(
-        c_in=(1 / (s ** 2 + sigma_data ** 2).sqrt()).view(view),
+        c_in=(1 / (s**2 + sigma_data**2).sqrt()).view(view),
         c_skip=c_skip.view(view),
         c_out=(s.view(view) * c_skip.view(view).sqrt()),
         c_noise=s.log() / 4,
@@ -69,14 +69,15 @@ def denoise(net: RawNet, x_noisy: torch.Tensor, sigma: torch.Tensor, cfg: Diffus
 class DenoisingResult:
     """What one training step on one target produced: the per-sample loss and the one-step estimate of x0."""
 
-    loss: torch.Tensor        # [B] mean squared error per sample (float32)
-    denoised: torch.Tensor    # [B, C, H, W] D(x_noisy; sigma), float32, carrying gradient to the net
-    sigma: torch.Tensor       # [B] the training noise levels drawn
-    output: torch.Tensor      # [B, C, H, W] the raw network output F
+    loss: torch.Tensor  # [B] mean squared error per sample (float32)
+    denoised: torch.Tensor  # [B, C, H, W] D(x_noisy; sigma), float32, carrying gradient to the net
+    sigma: torch.Tensor  # [B] the training noise levels drawn
+    output: torch.Tensor  # [B, C, H, W] the raw network output F
 
 
-def denoising_loss(net: RawNet, x0: torch.Tensor, cfg: DiffusionConfig,
-                   sigma: torch.Tensor | None = None) -> DenoisingResult:
+def denoising_loss(
+    net: RawNet, x0: torch.Tensor, cfg: DiffusionConfig, sigma: torch.Tensor | None = None
+) -> DenoisingResult:
     """Noise ``x0`` at training sigmas and regress the network onto the preconditioned target.
 
     The noised copy and the target are built from ``x0.detach()``: the target side never carries gradient
@@ -97,4 +98,3 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of per-sample ``values`` over the samples where ``mask`` is True (0 when none is)."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
-

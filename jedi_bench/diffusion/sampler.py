@@ -1,7 +1,8 @@
 """Karras et al. (2022) sampling: the rho-schedule of noise levels and the Euler / Heun solvers with churn.
 
 DIAMOND samples each next frame with 3 Euler steps from sigma_max = 5, starting from unscaled N(0, I)
-noise (not noise of std sigma_max: its first step sees a less noisy input than its sigma says); Heun (order 2) and stochastic churn are options for studying the world model's fidelity.
+noise (not noise of std sigma_max: its first step sees a less noisy input than its sigma says); Heun
+(order 2) and stochastic churn are options for studying the world model's fidelity.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[torch.Tensor, torch.Tensor], object]
 
 
-def karras_sigmas(num_steps: int, sigma_min: float, sigma_max: float, rho: float,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def karras_sigmas(
+    num_steps: int, sigma_min: float, sigma_max: float, rho: float, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """``num_steps`` noise levels from sigma_max down to sigma_min, spaced uniformly in sigma^(1/rho),
     followed by a final 0 (so the last step lands on the denoised estimate): shape [num_steps + 1].
     Computed in float32 as DIAMOND does, so that the schedule is its schedule to the last bit."""
@@ -34,9 +36,14 @@ def karras_sigmas(num_steps: int, sigma_min: float, sigma_max: float, rho: float
 
 
 @torch.no_grad()
-def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], cfg: DiffusionConfig,
-           device: torch.device | str = "cpu", noise: torch.Tensor | None = None,
-           on_step: StepCallback | None = None) -> torch.Tensor:
+def sample(
+    denoise_fn: DenoiseFn,
+    shape: tuple[int, ...],
+    cfg: DiffusionConfig,
+    device: torch.device | str = "cpu",
+    noise: torch.Tensor | None = None,
+    on_step: StepCallback | None = None,
+) -> torch.Tensor:
     """Solve the probability-flow ODE from N(0, I) noise (DIAMOND's start) to a sample of shape ``shape``.
 
     ``cfg.order`` 1 is Euler, 2 is Heun (its correction is skipped on the last step, where sigma is 0);
@@ -51,7 +58,7 @@ def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], cfg: DiffusionConfig,
         gamma = gamma_max if cfg.s_tmin <= sigma <= cfg.s_tmax else 0.0
         sigma_hat = sigma * (1 + gamma)
         if gamma > 0:
-            x = x + torch.randn_like(x) * cfg.s_noise * math.sqrt(sigma_hat ** 2 - sigma ** 2)
+            x = x + torch.randn_like(x) * cfg.s_noise * math.sqrt(sigma_hat**2 - sigma**2)
         denoised = denoise_fn(x, x.new_full((batch,), sigma_hat))
         d = (x - denoised) / sigma_hat
         dt = sigma_next - sigma_hat

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from jedi_bench.config.games import ATARI100K_GAMES, TEST_GAMES, check_game
 
-if TYPE_CHECKING:  # gymnasium and the config are imported lazily, so that `jedi_bench.config.games` stays light
+if (
+    TYPE_CHECKING
+):  # gymnasium and the config are imported lazily, so that `jedi_bench.config.games` stays light
     import gymnasium as gym
 
     from jedi_bench.config.run import EnvConfig
@@ -37,6 +39,13 @@ def make_env(game: str, seed: int, *, test_mode: bool = False, cfg: EnvConfig | 
         return Catch(seed, test_mode=test_mode)
     from jedi_bench.envs.atari import make_atari
 
-    return make_atari(game, seed, test_mode=test_mode, frame_skip=cfg.frame_skip,
-                      stochastic_frameskip=cfg.stochastic_frameskip, noop_max=cfg.noop_max,
-                      max_episode_frames=cfg.max_episode_frames, size=cfg.size)
+    return make_atari(
+        game,
+        seed,
+        test_mode=test_mode,
+        frame_skip=cfg.frame_skip,
+        stochastic_frameskip=cfg.stochastic_frameskip,
+        noop_max=cfg.noop_max,
+        max_episode_frames=cfg.max_episode_frames,
+        size=cfg.size,
+    )

@@ -19,7 +19,8 @@ What this module adds (none of it changes a frame of the default setting):
   episode with ``terminated=True`` without resetting the game, as DIAMOND's ``DoneOnLifeLoss``; the next
   ``reset()`` then returns the current frame of the same game instead of a new one (DIAMOND simply keeps
   stepping), unless the game was really over or truncated;
-* ``stochastic_frameskip``: a frame skip drawn uniformly in [2, 6] per agent step, still max-pooled (off by default);
+* ``stochastic_frameskip``: a frame skip drawn uniformly in [2, 6] per agent step, still max-pooled
+  (off by default);
 * seeding at construction: the first ``reset()`` uses the seed given to ``make_atari``, so that
   ``make_env(game, seed)`` alone fixes every random choice (DIAMOND resets unseeded). ``reset(seed=...)``
   replaces it; later unseeded resets continue the emulator's random stream, as DIAMOND's do.
@@ -111,7 +112,8 @@ class AtariPreprocessing(gym.Wrapper):
 
 
 class RandomFrameSkip(gym.Wrapper):
-    """Draw the frame skip uniformly in [2, 6] before every agent step, from a generator seeded with the env."""
+    """Draw the frame skip uniformly in [2, 6] before every agent step, from a generator seeded with
+    the env."""
 
     def __init__(self, env: AtariPreprocessing, seed: int):
         super().__init__(env)
@@ -168,21 +170,42 @@ class LifeLossEpisodes(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def _info(self, life_loss: bool, game_over: bool, continued: bool) -> dict[str, Any]:
-        return {"lives": self.ale.lives(), "life_loss": life_loss, "game_over": game_over,
-                "continued_game": continued, "episode_frame_number": self.ale.getEpisodeFrameNumber()}
+        return {
+            "lives": self.ale.lives(),
+            "life_loss": life_loss,
+            "game_over": game_over,
+            "continued_game": continued,
+            "episode_frame_number": self.ale.getEpisodeFrameNumber(),
+        }
 
 
-def make_atari(game: str, seed: int, *, test_mode: bool, frame_skip: int = 4, stochastic_frameskip: bool = False,
-               noop_max: int = 30, max_episode_frames: int = 108_000, size: int = 64) -> gym.Env:
+def make_atari(
+    game: str,
+    seed: int,
+    *,
+    test_mode: bool,
+    frame_skip: int = 4,
+    stochastic_frameskip: bool = False,
+    noop_max: int = 30,
+    max_episode_frames: int = 108_000,
+    size: int = 64,
+) -> gym.Env:
     """One Atari100k game under the protocol; observations uint8 (size, size, 3), Discrete(minimal set)."""
     if game not in ATARI100K_GAMES:
         check_game(game, allow_test_games=False)
     import ale_py
 
     gym.register_envs(ale_py)
-    env = gym.make(f"{game}NoFrameskip-v4", frameskip=1, repeat_action_probability=0.0, full_action_space=False,
-                   max_num_frames_per_episode=max_episode_frames, obs_type="rgb", max_episode_steps=None,
-                   disable_env_checker=True)
+    env = gym.make(
+        f"{game}NoFrameskip-v4",
+        frameskip=1,
+        repeat_action_probability=0.0,
+        full_action_space=False,
+        max_num_frames_per_episode=max_episode_frames,
+        obs_type="rgb",
+        max_episode_steps=None,
+        disable_env_checker=True,
+    )
     env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frame_skip, size=size)
     if stochastic_frameskip:
         env = RandomFrameSkip(env, seed)

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-GRID = 8                       # cells per side
-CELL = 8                       # pixels per cell
+GRID = 8  # cells per side
+CELL = 8  # pixels per cell
 BALL_RGB = (255, 220, 60)
 PADDLE_RGB = (60, 160, 255)
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -67,7 +67,7 @@ class Catch(gym.Env):
     def render(self) -> np.ndarray:
         frame = np.zeros(self.observation_space.shape, dtype=np.uint8)
         frame[_cell(GRID - 1, self.paddle_col)] = PADDLE_RGB
-        frame[_cell(self.ball_row, self.ball_col)] = BALL_RGB   # drawn last: a caught ball hides the paddle
+        frame[_cell(self.ball_row, self.ball_col)] = BALL_RGB  # drawn last: a caught ball hides the paddle
         return frame
 
     @staticmethod

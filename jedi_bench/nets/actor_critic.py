@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jedi_bench.nets.blocks import GroupNorm, init_lstm
 from jedi_bench.config.run import AgentConfig
+from jedi_bench.nets.blocks import GroupNorm, init_lstm
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -35,10 +35,12 @@ class SmallResBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.f = nn.Sequential(GroupNorm(in_channels), nn.SiLU(),
-                               nn.Conv2d(in_channels, out_channels, 3, padding=1))
-        self.skip_projection = (nn.Identity() if in_channels == out_channels
-                                else nn.Conv2d(in_channels, out_channels, 1))
+        self.f = nn.Sequential(
+            GroupNorm(in_channels), nn.SiLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        )
+        self.skip_projection = (
+            nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip_projection(x) + self.f(x)
@@ -92,7 +94,7 @@ class RunningStandardize(nn.Module):
                 self.mean.lerp_(mean, weight)
                 self.var.lerp_(var, weight)
                 self.seen.fill_(True)
-        scale = torch.rsqrt(self.var + self.eps ** 2)
+        scale = torch.rsqrt(self.var + self.eps**2)
         return ((x.float() - self.mean) * scale).to(x.dtype)
 
 
@@ -134,16 +136,18 @@ class ActorCritic(nn.Module):
         zeros = torch.zeros(batch, self.lstm_dim, device=device)
         return zeros, zeros.clone()
 
-    def forward(self, x: torch.Tensor, state: LSTMState | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+    def forward(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
         """x [B, C, H, W] -> (logits [B, A] float32, value [B] float32, new LSTM state (h, c) float32).
 
         Outputs and state are kept in float32 so that bf16 autocast only speeds up the convolutions
         and matmuls, never the sampling, the log-probabilities or the recurrent state it carries.
         """
         if x.shape[1:] != self.in_shape:
-            raise ValueError(f"ActorCritic expects inputs [B, {', '.join(map(str, self.in_shape))}], "
-                             f"got {list(x.shape)}")
+            raise ValueError(
+                f"ActorCritic expects inputs [B, {', '.join(map(str, self.in_shape))}], got {list(x.shape)}"
+            )
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         features = self.encoder(self.standardize(x)).flatten(1)

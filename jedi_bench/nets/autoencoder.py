@@ -19,7 +19,9 @@ class Decoder(nn.Module):
     """z [N, C, 8, 8] -> pixels [N, 3, 64, 64] (unbounded; targets are in [-1, 1]); stage i at width
     ``channels[i]``, a 2x upsampling after stages 0..2."""
 
-    def __init__(self, latent_channels: int, channels: list[int], out_channels: int = 3, blocks_per_stage: int = 1):
+    def __init__(
+        self, latent_channels: int, channels: list[int], out_channels: int = 3, blocks_per_stage: int = 1
+    ):
         super().__init__()
         if len(channels) != 4:
             raise ValueError(f"Decoder needs 4 stage widths (8 -> 64), got {channels}")
@@ -38,7 +40,8 @@ def reconstruction_loss(decoder: Decoder, z: torch.Tensor, obs: torch.Tensor) ->
 
 
 class AutoEncoder(nn.Module):
-    """Encoder + decoder trained with reconstruction only (the separately trained latents of ``ae-latent``)."""
+    """Encoder + decoder trained with reconstruction only (the separately trained latents of
+    ``ae-latent``)."""
 
     def __init__(self, encoder_channels: list[int], decoder_channels: list[int]):
         super().__init__()

@@ -90,7 +90,7 @@ class SelfAttention2d(nn.Module):
         b, c, h, w = x.shape
         x = self.norm(x)
         qkv = self.qkv_proj(x).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2)
-        y = F.scaled_dot_product_attention(*qkv.unbind(1))            # [b, heads, hw, c/heads]
+        y = F.scaled_dot_product_attention(*qkv.unbind(1))  # [b, heads, hw, c/heads]
         return x + self.out_proj(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
@@ -119,11 +119,13 @@ class ResBlocks(nn.Module):
 
     def __init__(self, in_channels: list[int], out_channels: list[int], cond_channels: int, attention: bool):
         super().__init__()
-        self.resblocks = nn.ModuleList(ResBlock(i, o, cond_channels, attention)
-                                       for i, o in zip(in_channels, out_channels, strict=True))
+        self.resblocks = nn.ModuleList(
+            ResBlock(i, o, cond_channels, attention) for i, o in zip(in_channels, out_channels, strict=True)
+        )
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor,
-                skips: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, cond: torch.Tensor, skips: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         outputs = []
         for i, block in enumerate(self.resblocks):
             x = block(x if skips is None else torch.cat([x, skips[i]], dim=1), cond)
@@ -157,8 +159,8 @@ def init_lstm(lstm: nn.LSTM | nn.LSTMCell) -> None:
         elif name.startswith("bias"):
             nn.init.zeros_(p)
             if name.startswith("bias_ih"):
-                n = p.shape[0] // 4               # gate order: input, forget, cell, output
-                nn.init.ones_(p[n:2 * n])
+                n = p.shape[0] // 4  # gate order: input, forget, cell, output
+                nn.init.ones_(p[n : 2 * n])
 
 
 class Upsample(nn.Module):
@@ -172,8 +174,9 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
-def residual_stages(in_channels: int, channels: list[int], blocks_per_stage: int,
-                    resample: type[nn.Module]) -> list[nn.Module]:
+def residual_stages(
+    in_channels: int, channels: list[int], blocks_per_stage: int, resample: type[nn.Module]
+) -> list[nn.Module]:
     """A 3x3 conv to ``channels[0]``, then one stage per width: ``blocks_per_stage`` residual blocks and,
     after every stage but the last, ``resample(width)`` (Downsample in the encoder, Upsample in the
     decoder, which mirror each other)."""

@@ -29,7 +29,7 @@ class UNet(nn.Module):
         if min(depths) < 1:
             raise ValueError(f"UNet depths must be >= 1, got {depths}")
         down, up = [], []
-        for i, (n, attn) in enumerate(zip(depths, attention)):
+        for i, (n, attn) in enumerate(zip(depths, attention, strict=True)):
             c_prev, c = channels[max(0, i - 1)], channels[i]
             down.append(ResBlocks([c_prev] + [c] * (n - 1), [c] * n, cond_channels, attn))
             up.append(ResBlocks([2 * c] * n + [c_prev + c], [c] * n + [c_prev], cond_channels, attn))
@@ -44,13 +44,13 @@ class UNet(nn.Module):
         multiple = 2 ** (len(self.d_blocks) - 1)
         x = F.pad(x, (0, math.ceil(w / multiple) * multiple - w, 0, math.ceil(h / multiple) * multiple - h))
         skips = []
-        for blocks, down in zip(self.d_blocks, self.downsamples):
+        for blocks, down in zip(self.d_blocks, self.downsamples, strict=True):
             x = down(x)
             level_skips = [x]
             x, outputs = blocks(x, cond)
             skips.append(level_skips + outputs)
         x, _ = self.mid_blocks(x, cond)
-        for blocks, up, level_skips in zip(self.u_blocks, self.upsamples, reversed(skips)):
+        for blocks, up, level_skips in zip(self.u_blocks, self.upsamples, reversed(skips), strict=True):
             x, _ = blocks(up(x), cond, level_skips[::-1])
         return x[..., :h, :w]
 
@@ -63,23 +63,33 @@ class Denoiser(nn.Module):
     the one conditioning vector that drives every adaptive GroupNorm.
     """
 
-    def __init__(self, in_channels: int, context: int, num_actions: int, cond_channels: int,
-                 channels: list[int], depths: list[int], attention: list[bool]):
+    def __init__(
+        self,
+        in_channels: int,
+        context: int,
+        num_actions: int,
+        cond_channels: int,
+        channels: list[int],
+        depths: list[int],
+        attention: list[bool],
+    ):
         super().__init__()
         if cond_channels % context:
             raise ValueError(f"cond_channels ({cond_channels}) must be divisible by context ({context})")
         self.noise_emb = FourierFeatures(cond_channels)
         self.act_emb = nn.Sequential(nn.Embedding(num_actions, cond_channels // context), nn.Flatten())
-        self.cond_proj = nn.Sequential(nn.Linear(cond_channels, cond_channels), nn.SiLU(),
-                                       nn.Linear(cond_channels, cond_channels))
+        self.cond_proj = nn.Sequential(
+            nn.Linear(cond_channels, cond_channels), nn.SiLU(), nn.Linear(cond_channels, cond_channels)
+        )
         self.conv_in = conv3x3((context + 1) * in_channels, channels[0])
         self.unet = UNet(channels, depths, attention, cond_channels)
         self.norm_out = GroupNorm(channels[0])
         self.conv_out = conv3x3(channels[0], in_channels)
         nn.init.zeros_(self.conv_out.weight)
 
-    def forward(self, noisy: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor,
-                actions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, noisy: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
         cond = self.cond_proj(self.noise_emb(c_noise) + self.act_emb(actions))
         x = torch.cat([context.flatten(1, 2), noisy], dim=1)
         x = self.unet(self.conv_in(x), cond)

@@ -60,8 +60,9 @@ class Models:
         return Agent(self.wm, self.actor_critic, device, bf16)
 
 
-def build_models(cfg: RunConfig, device: torch.device, num_actions: int | None = None,
-                 speed: SpeedConfig | None = None) -> Models:
+def build_models(
+    cfg: RunConfig, device: torch.device, num_actions: int | None = None, speed: SpeedConfig | None = None
+) -> Models:
     """World model and actor-critic on ``device`` with the speed switches applied (``cfg.speed`` unless
     ``speed`` is given); ``num_actions`` defaults to the size of the game's action set."""
     n = num_actions_of(cfg) if num_actions is None else num_actions
@@ -83,9 +84,9 @@ class AgentBuild:
 
     models: Models
     actor_critic_training: ActorCriticTraining
-    optimizers: list[ComponentOptimizer]        # the world model's components, then the actor-critic
-    shared_optimizers: list[SharedGroupOptimizer]   # stepped once per turn (JEDI's encoder)
-    bf16: bool                                  # the updates' autocast
+    optimizers: list[ComponentOptimizer]  # the world model's components, then the actor-critic
+    shared_optimizers: list[SharedGroupOptimizer]  # stepped once per turn (JEDI's encoder)
+    bf16: bool  # the updates' autocast
 
     @property
     def world_model_optimizers(self) -> list[ComponentOptimizer]:
@@ -101,8 +102,12 @@ class AgentBuild:
         return [*self.optimizers, *self.shared_optimizers]
 
 
-def build_agent(cfg: RunConfig, device: torch.device, num_actions: int | None = None,
-                sample_segments: SegmentSampler | None = None) -> AgentBuild:
+def build_agent(
+    cfg: RunConfig,
+    device: torch.device,
+    num_actions: int | None = None,
+    sample_segments: SegmentSampler | None = None,
+) -> AgentBuild:
     """Everything a run trains, built as a run builds it. ``sample_segments(n)`` supplies fresh starts for
     imagined trajectories that die (the trainer's replay; without it, each batch's segments are reused)."""
     models = build_models(cfg, device, num_actions)
@@ -111,8 +116,9 @@ def build_agent(cfg: RunConfig, device: torch.device, num_actions: int | None = 
     optimizers = [ComponentOptimizer(c, t, t.batch_size) for c in components]
     shared = shared_optimizers(components, t)
     training = ActorCriticTraining(models.wm, models.actor_critic, cfg.agent, sample_segments)
-    optimizers.append(ComponentOptimizer(training.component(), t, cfg.agent.batch_size,
-                                         zero_weight_decay=True))
+    optimizers.append(
+        ComponentOptimizer(training.component(), t, cfg.agent.batch_size, zero_weight_decay=True)
+    )
     names = [o.name for o in (*optimizers, *shared)]
     if len(set(names)) != len(names):
         raise ValueError(f"component and shared group names must be unique, got {names}")

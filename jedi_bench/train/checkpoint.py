@@ -24,8 +24,17 @@ from jedi_bench.io import atomic_torch_save
 
 MAGIC = "jedi-bench-checkpoint"
 #: what torch.load raises on truncated, garbage or non-weights-only files
-LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, IndexError,
-               TypeError, AttributeError)
+LOAD_ERRORS = (
+    RuntimeError,
+    pickle.UnpicklingError,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+)
 FORMAT_VERSION = 1
 #: the checkpoint that ``save_checkpoint`` replaced, kept in the same folder
 PREVIOUS_NAME = "previous.pt"
@@ -77,7 +86,7 @@ def replace_with_copy(target: Path, source: Path) -> None:
     except OSError:
         shutil.copyfile(source, tmp)
     os.replace(tmp, target)
-    tmp.unlink(missing_ok=True)   # rename between two links to one file does nothing and leaves tmp
+    tmp.unlink(missing_ok=True)  # rename between two links to one file does nothing and leaves tmp
 
 
 def describe_load_error(path: Path, error: BaseException) -> str:
@@ -114,19 +123,25 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except LOAD_ERRORS as e:
         raise CheckpointUnreadableError(path, describe_load_error(path, e)) from None
     if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
-        raise CheckpointUnreadableError(path, f"it is a torch file but not a jedi-bench checkpoint "
-                                              f"(no {MAGIC!r} marker)")
+        raise CheckpointUnreadableError(
+            path, f"it is a torch file but not a jedi-bench checkpoint (no {MAGIC!r} marker)"
+        )
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
-        raise ValueError(f"checkpoint {path} has format version {version}; this jedi-bench reads "
-                         f"version {FORMAT_VERSION}: use the jedi-bench version that wrote it")
+        raise ValueError(
+            f"checkpoint {path} has format version {version}; this jedi-bench reads "
+            f"version {FORMAT_VERSION}: use the jedi-bench version that wrote it"
+        )
     return payload
 
 
 def rng_state(numpy_rng: np.random.Generator) -> dict[str, Any]:
     """The states of every random generator a run draws from (python, the run's numpy generator, torch)."""
-    state = {"python": random.getstate(), "numpy": numpy_rng.bit_generator.state,
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": numpy_rng.bit_generator.state,
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

@@ -41,8 +41,9 @@ def obs_to_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 class Agent:
     """The policy acting in real envs: the world model's encoder followed by the actor-critic."""
 
-    def __init__(self, wm: WorldModel, actor_critic: torch.nn.Module, device: torch.device,
-                 bf16: bool = False):
+    def __init__(
+        self, wm: WorldModel, actor_critic: torch.nn.Module, device: torch.device, bf16: bool = False
+    ):
         self.wm, self.ac, self.device, self.bf16 = wm, actor_critic, device, bf16
 
     def initial_state(self):
@@ -75,8 +76,9 @@ class Policy(Protocol):
 
     def initial_state(self) -> Any: ...
 
-    def act(self, obs: np.ndarray, state: Any, epsilon: float, rng: np.random.Generator
-            ) -> tuple[int, Any]: ...
+    def act(
+        self, obs: np.ndarray, state: Any, epsilon: float, rng: np.random.Generator
+    ) -> tuple[int, Any]: ...
 
 
 @dataclass
@@ -86,9 +88,9 @@ class StepResult:
     reward: float
     terminated: bool
     truncated: bool
-    next_obs: np.ndarray                 # the observation the action led to (the final one at an episode end)
+    next_obs: np.ndarray  # the observation the action led to (the final one at an episode end)
     episode_return: float | None = None  # set when an episode (one life in training mode) just ended
-    episode_length: int | None = None    # then also its agent steps
+    episode_length: int | None = None  # then also its agent steps
     final_obs: np.ndarray | None = None  # and the observation its last action led to
 
 
@@ -102,8 +104,9 @@ class EnvRunner:
     new seeded game).
     """
 
-    def __init__(self, make_env: Callable[[], gym.Env], rng: np.random.Generator | None,
-                 autoreset: bool = True):
+    def __init__(
+        self, make_env: Callable[[], gym.Env], rng: np.random.Generator | None, autoreset: bool = True
+    ):
         self.make_env = make_env
         self.env: gym.Env = make_env()
         self.rng = rng
@@ -140,7 +143,7 @@ class EnvRunner:
             result.final_obs = next_obs
             self.episode_return, self.episode_length = 0.0, 0
             if not self.autoreset:
-                next_obs = None                        # the caller starts the next game
+                next_obs = None  # the caller starts the next game
             # envs that do not report ``game_over`` (no lives) end their game with every episode
             elif truncated or info.get("game_over", True):
                 self.start_new_game()
@@ -153,9 +156,13 @@ class EnvRunner:
 
     # -- checkpointing ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"reset_seed": self.reset_seed, "events": torch.tensor(self.events, dtype=torch.int64),
-                "started": self.obs is not None, "episode_return": self.episode_return,
-                "episode_length": self.episode_length}
+        return {
+            "reset_seed": self.reset_seed,
+            "events": torch.tensor(self.events, dtype=torch.int64),
+            "started": self.obs is not None,
+            "episode_return": self.episode_return,
+            "episode_length": self.episode_length,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Rebuild the env and replay the recorded events from the recorded seed."""
@@ -199,8 +206,15 @@ class EpisodeRecorder:
         self.actions[episode].append(action)
 
 
-def play_episodes(make_env: Callable[[], gym.Env], agent: Policy, episodes: int, rng: np.random.Generator,
-                  epsilon: float = 0.0, max_steps: int = 0, record: Recorder | None = None) -> list[float]:
+def play_episodes(
+    make_env: Callable[[], gym.Env],
+    agent: Policy,
+    episodes: int,
+    rng: np.random.Generator,
+    epsilon: float = 0.0,
+    max_steps: int = 0,
+    record: Recorder | None = None,
+) -> list[float]:
     """Play ``episodes`` full episodes and return their returns (in a test-mode env: life loss not terminal).
 
     Each episode starts a new game seeded from ``rng`` (which the policy also draws from); ``max_steps > 0``

@@ -45,7 +45,7 @@ class GpuSlot:
 
     def release(self) -> None:
         if not self.handle.closed:
-            self.handle.close()          # closing the file drops its flock
+            self.handle.close()  # closing the file drops its flock
 
 
 def default_lock_dir() -> Path:
@@ -78,8 +78,11 @@ def slot_paths(directory: Path, device_count: int, per_gpu: int) -> list[tuple[i
     host = socket.gethostname().replace("/", "_")
     job = f"-slurm{os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID") else ""
     names = gpu_names(device_count)
-    return [(i, k, directory / f"{host}{job}-gpu{names[i].replace('/', '_')}-slot{k}.lock")
-            for k in range(per_gpu) for i in range(device_count)]
+    return [
+        (i, k, directory / f"{host}{job}-gpu{names[i].replace('/', '_')}-slot{k}.lock")
+        for k in range(per_gpu)
+        for i in range(device_count)
+    ]
 
 
 def try_acquire(device_count: int, per_gpu: int, directory: Path) -> GpuSlot | None:
@@ -88,7 +91,7 @@ def try_acquire(device_count: int, per_gpu: int, directory: Path) -> GpuSlot | N
         raise ValueError(f"no CUDA device to allocate (device count {device_count})")
     directory.mkdir(parents=True, exist_ok=True)
     for index, slot, path in slot_paths(directory, device_count, per_gpu):
-        handle = open(path, "a+")   # noqa: SIM115  (held open for as long as the slot is)
+        handle = open(path, "a+")  # noqa: SIM115  (held open for as long as the slot is)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -102,8 +105,13 @@ def try_acquire(device_count: int, per_gpu: int, directory: Path) -> GpuSlot | N
     return None
 
 
-def acquire(device_count: int, per_gpu: int | None = None, directory: Path | None = None,
-            poll_s: float = 5.0, timeout_s: float | None = None) -> GpuSlot:
+def acquire(
+    device_count: int,
+    per_gpu: int | None = None,
+    directory: Path | None = None,
+    poll_s: float = 5.0,
+    timeout_s: float | None = None,
+) -> GpuSlot:
     """A free slot, waiting while every slot is held (each holder frees its slot when it exits).
 
     Keep the returned slot referenced: its lock file closes, and the slot frees, when it is collected.
@@ -113,12 +121,15 @@ def acquire(device_count: int, per_gpu: int | None = None, directory: Path | Non
     start, told = time.monotonic(), False
     while (held := try_acquire(device_count, per_gpu, directory)) is None:
         if timeout_s is not None and time.monotonic() - start >= timeout_s:
-            raise TimeoutError(f"all {device_count} x {per_gpu} GPU slots in {directory} stayed held "
-                               f"for {timeout_s:.0f} s")
+            raise TimeoutError(
+                f"all {device_count} x {per_gpu} GPU slots in {directory} stayed held for {timeout_s:.0f} s"
+            )
         if not told:
-            log.warning(f"jedi-bench: all {device_count} GPU(s) x {per_gpu} run(s) per GPU are in use (locks "
-                        f"in {directory}); waiting for a free one. Pass an explicit --device cuda:N to skip "
-                        f"the wait, or raise {RUNS_PER_GPU_ENV}.")
+            log.warning(
+                f"jedi-bench: all {device_count} GPU(s) x {per_gpu} run(s) per GPU are in use (locks "
+                f"in {directory}); waiting for a free one. Pass an explicit --device cuda:N to skip "
+                f"the wait, or raise {RUNS_PER_GPU_ENV}."
+            )
             told = True
         time.sleep(poll_s)
     return held
@@ -147,11 +158,13 @@ def resolve_device(device: str | None) -> torch.device:
     except RuntimeError as e:
         raise ValueError(f"bad --device {device!r} ({e}): use cpu or cuda[:N]") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device!r} was requested but CUDA is not available on this machine: use "
-                         f"--device cpu, or install a CUDA build of torch (torch {torch.__version__})")
+        raise ValueError(
+            f"--device {device!r} was requested but CUDA is not available on this machine: use "
+            f"--device cpu, or install a CUDA build of torch (torch {torch.__version__})"
+        )
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"bad --device {device!r}: use cpu or cuda[:N]")
-    if dev.type == "cuda" and dev.index is None:   # plain cuda: a free GPU slot (jedi_bench/train/device.py)
+    if dev.type == "cuda" and dev.index is None:  # plain cuda: a free GPU slot (jedi_bench/train/device.py)
         dev = torch.device("cuda", claim_cuda_index(torch.cuda.device_count()))
     if dev.type == "cuda":
         torch.cuda.set_device(dev)

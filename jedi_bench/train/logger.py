@@ -49,8 +49,13 @@ class RunLogger:
         self._write_csvs()
 
     def log_eval(self, epoch: int, env_steps: int, returns: list[float]) -> dict:
-        row = {"epoch": epoch, "env_steps": env_steps, "mean_return": float(np.mean(returns)),
-               "std_return": float(np.std(returns)), "episodes": len(returns)}
+        row = {
+            "epoch": epoch,
+            "env_steps": env_steps,
+            "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)),
+            "episodes": len(returns),
+        }
         self.eval_rows.append(row)
         _append(self.eval_jsonl, row)
         if self.tb is not None:

@@ -50,14 +50,14 @@ class Trainer:
         self.build = build_agent(cfg, device, sample_segments=self.sample_segments)
         self.models = self.build.models
         self.agent = self.models.agent(device, self.build.bf16)
-        self.replay: ReplayBuffer | None = None   # created by start_fresh() or load()
+        self.replay: ReplayBuffer | None = None  # created by start_fresh() or load()
         self.runner = EnvRunner(env_factory(cfg, test_mode=False), self.rng)
         self.test_env = env_factory(cfg, test_mode=True)
         self.lstm_state = self.agent.initial_state()
         # counters
-        self.epoch = 0                 # completed epochs
+        self.epoch = 0  # completed epochs
         self.env_steps = 0
-        self.epoch_collected = False   # the collection of epoch ``epoch + 1`` is done
+        self.epoch_collected = False  # the collection of epoch ``epoch + 1`` is done
         self.train_only_epochs = 0
         self.nonzero_rewards = 0
         self.wall_time_s = 0.0
@@ -69,17 +69,26 @@ class Trainer:
     @property
     def done(self) -> bool:
         t = self.cfg.train
-        return (self.epoch >= 1 and not self.epoch_collected and self.env_steps >= t.total_env_steps
-                and self.train_only_epochs >= t.final_train_epochs)
+        return (
+            self.epoch >= 1
+            and not self.epoch_collected
+            and self.env_steps >= t.total_env_steps
+            and self.train_only_epochs >= t.final_train_epochs
+        )
 
     def run(self, logger: RunLogger) -> None:
         """Train until the schedule is done."""
         from tqdm import tqdm
 
         self.logger = logger
-        with tqdm(total=self.epoch + self.remaining_epochs(), initial=self.epoch, unit="epoch",
-                  desc=f"{self.cfg.method} {self.cfg.game}", disable=not self.progress,
-                  dynamic_ncols=True) as bar:
+        with tqdm(
+            total=self.epoch + self.remaining_epochs(),
+            initial=self.epoch,
+            unit="epoch",
+            desc=f"{self.cfg.method} {self.cfg.game}",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        ) as bar:
             while not self.done:
                 row = self.run_epoch()
                 bar.total = self.epoch + self.remaining_epochs()
@@ -104,7 +113,7 @@ class Trainer:
             if first:
                 self.initial_collection()
                 self.epoch_collected = True
-                self.save()               # the initial collection is the most expensive data: keep it
+                self.save()  # the initial collection is the most expensive data: keep it
             else:
                 self.collect(min(t.collect_steps_per_epoch, t.total_env_steps - self.env_steps))
                 self.epoch_collected = True
@@ -116,9 +125,14 @@ class Trainer:
         if train_only:
             self.train_only_epochs += 1
         elapsed = time.perf_counter() - start
-        row = {"epoch": epoch, "env_steps": self.env_steps,
-               "fps": collected / elapsed if elapsed > 0 else 0.0, "epoch_time_s": elapsed,
-               "train_time_s": train_time, **row}
+        row = {
+            "epoch": epoch,
+            "env_steps": self.env_steps,
+            "fps": collected / elapsed if elapsed > 0 else 0.0,
+            "epoch_time_s": elapsed,
+            "train_time_s": train_time,
+            **row,
+        }
         if self._episode_returns:
             row["train_episode_return"] = float(np.mean(self._episode_returns))
             row["train_episodes"] = len(self._episode_returns)
@@ -127,8 +141,9 @@ class Trainer:
         if t.test_episodes > 0 and epoch % t.test_every_epochs == 0:
             self.models.wm.eval()
             self.models.actor_critic.eval()
-            returns = play_episodes(self.test_env, self.agent, t.test_episodes, self.rng,
-                                    max_steps=t.eval_max_agent_steps)
+            returns = play_episodes(
+                self.test_env, self.agent, t.test_episodes, self.rng, max_steps=t.eval_max_agent_steps
+            )
             self.logger.log_eval(epoch, self.env_steps, returns)
         if epoch % t.checkpoint_every_epochs == 0 or self.done:
             self.save()
@@ -148,11 +163,13 @@ class Trainer:
         for _ in range(steps):
             if self.runner.obs is None:
                 self.runner.start_new_game()
-            action, self.lstm_state = self.agent.act(self.runner.obs, self.lstm_state, self.cfg.train.epsilon,
-                                                     self.rng)
+            action, self.lstm_state = self.agent.act(
+                self.runner.obs, self.lstm_state, self.cfg.train.epsilon, self.rng
+            )
             obs, result = self.runner.step(action)
-            self.replay.add_step(obs, action, result.reward, result.terminated, result.truncated,
-                                 result.final_obs)
+            self.replay.add_step(
+                obs, action, result.reward, result.terminated, result.truncated, result.final_obs
+            )
             self.env_steps += 1
             self.nonzero_rewards += int(result.reward != 0)
             if result.episode_return is not None:
@@ -164,10 +181,13 @@ class Trainer:
         self.models.wm.train()
         self.models.actor_critic.train()
         b = self.build
-        turns = epoch_turns(b.world_model_optimizers, b.actor_critic_optimizer,
-                            self.models.wm.interleave_components,
-                            t.first_epoch_world_model_updates if first else t.world_model_updates,
-                            t.first_epoch_actor_critic_updates if first else t.actor_critic_updates)
+        turns = epoch_turns(
+            b.world_model_optimizers,
+            b.actor_critic_optimizer,
+            self.models.wm.interleave_components,
+            t.first_epoch_world_model_updates if first else t.world_model_updates,
+            t.first_epoch_actor_critic_updates if first else t.actor_critic_updates,
+        )
         rows: dict[str, list[dict]] = {opt.name: [] for opt in b.all_optimizers}
         for turn in turns:
             for name, stepped in run_turn(turn, b.shared_optimizers, self.batch_for, epoch, b.bf16).items():
@@ -180,8 +200,9 @@ class Trainer:
 
     def batch_for(self, opt: ComponentOptimizer) -> Batch:
         """A fresh replay batch for one update of ``opt``'s component."""
-        return self.replay.sample(opt.batch_size, opt.component.segment_length, self.rng,
-                                  final_rows=opt.component.final_rows).to(self.device)
+        return self.replay.sample(
+            opt.batch_size, opt.component.segment_length, self.rng, final_rows=opt.component.final_rows
+        ).to(self.device)
 
     def sample_segments(self, n: int):
         """Fresh replay segments for imagined trajectories that died (the actor-critic's segment length)."""
@@ -198,8 +219,13 @@ class Trainer:
         t = self.cfg.train
         self.models.wm.eval()
         self.models.actor_critic.eval()
-        return play_episodes(self.test_env, self.agent, episodes or t.final_eval_episodes, self.rng,
-                             max_steps=t.eval_max_agent_steps)
+        return play_episodes(
+            self.test_env,
+            self.agent,
+            episodes or t.final_eval_episodes,
+            self.rng,
+            max_steps=t.eval_max_agent_steps,
+        )
 
     # -- checkpointing ---------------------------------------------------------------------------------
     @property
@@ -216,15 +242,20 @@ class Trainer:
         h, c = self.lstm_state
         return {
             "config": self.cfg.to_dict(),
-            "counters": {"epoch": self.epoch, "env_steps": self.env_steps,
-                         "epoch_collected": self.epoch_collected,
-                         "train_only_epochs": self.train_only_epochs, "nonzero_rewards": self.nonzero_rewards,
-                         "wall_time_s": self.elapsed(), "episode_returns": list(self._episode_returns)},
+            "counters": {
+                "epoch": self.epoch,
+                "env_steps": self.env_steps,
+                "epoch_collected": self.epoch_collected,
+                "train_only_epochs": self.train_only_epochs,
+                "nonzero_rewards": self.nonzero_rewards,
+                "wall_time_s": self.elapsed(),
+                "episode_returns": list(self._episode_returns),
+            },
             "models": self.models.state_dict(),
             "optimizers": {o.name: o.state_dict() for o in self.build.all_optimizers},
             "rng": ckpt.rng_state(self.rng),
             "env": {**self.runner.state_dict(), "lstm_h": h.cpu(), "lstm_c": c.cpu()},
-            "replay": self.replay.state_dict(),   # the open episode; finished ones are on disk already
+            "replay": self.replay.state_dict(),  # the open episode; finished ones are on disk already
             "imagination": self.build.actor_critic_training.state_dict(),
         }
 
@@ -243,7 +274,7 @@ class Trainer:
         from jedi_bench.config.run import stored_config_differences
 
         path = Path(path or self.checkpoint_path)
-        state = ckpt.load_checkpoint(path)   # on CPU: load_state_dict moves tensors to the models' device
+        state = ckpt.load_checkpoint(path)  # on CPU: load_state_dict moves tensors to the models' device
         diffs = stored_config_differences(state["config"], self.cfg)
         if diffs:
             raise ValueError(f"checkpoint {path} was written with a different config: {'; '.join(diffs)}")
@@ -258,7 +289,7 @@ class Trainer:
         self.replay = ReplayBuffer.load(self.replay_dir, state["replay"], self.cfg.train.replay_chunk_probs)
         self.runner.load_state_dict(state["env"])
         self.lstm_state = (state["env"]["lstm_h"].to(self.device), state["env"]["lstm_c"].to(self.device))
-        if "imagination" in state:             # a checkpoint without it restarts imagination afresh
+        if "imagination" in state:  # a checkpoint without it restarts imagination afresh
             self.build.actor_critic_training.load_state_dict(state["imagination"])
         ckpt.set_rng_state(state["rng"], self.rng)
 

@@ -12,8 +12,9 @@ from jedi_bench.data.batch import Batch
 from jedi_bench.worldmodels.base import Component, ParamGroup
 
 
-def adamw_with_warmup(groups: list[dict],
-                      cfg: TrainConfig) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def adamw_with_warmup(
+    groups: list[dict], cfg: TrainConfig
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over torch param groups and DIAMOND's warm-up: lr * step / warmup_steps at update ``step``
     (0 at the first one) until it reaches lr, through a ``LambdaLR`` so that it is checkpointed."""
     # fused AdamW on CUDA (one kernel for all parameters); the default foreach implementation elsewhere
@@ -21,20 +22,28 @@ def adamw_with_warmup(groups: list[dict],
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_eps, fused=fused or None)
     warmup = cfg.warmup_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, step / warmup) if warmup > 0 else 1.0)
+        optimizer, lambda step: min(1.0, step / warmup) if warmup > 0 else 1.0
+    )
     return optimizer, scheduler
 
 
 def implementation(optimizer: torch.optim.Optimizer) -> str:
-    """"fused" (one kernel for all parameters) or "foreach" (the multi-tensor loop), as profiles report it."""
+    """Which AdamW runs: "fused" (one kernel for all parameters) or "foreach" (the multi-tensor loop),
+    as profiles report it."""
     return "fused" if optimizer.defaults.get("fused") else "foreach"
 
 
 def trainable_groups(groups: list[ParamGroup], lr: float, zero_weight_decay: bool = False) -> list[dict]:
     """The torch param groups of ``groups`` (their parameters that require grad; empty ones dropped)."""
-    out = [{**group, "params": [p for p in group["params"] if p.requires_grad],
-            "weight_decay": 0.0 if zero_weight_decay else group["weight_decay"]}
-           for g in groups for group in g.optimizer_groups(lr)]
+    out = [
+        {
+            **group,
+            "params": [p for p in group["params"] if p.requires_grad],
+            "weight_decay": 0.0 if zero_weight_decay else group["weight_decay"],
+        }
+        for g in groups
+        for group in g.optimizer_groups(lr)
+    ]
     return [g for g in out if g["params"]]
 
 
@@ -66,8 +75,9 @@ class ComponentOptimizer(_Optimizer):
     turn left there, for :class:`SharedGroupOptimizer` to step.
     """
 
-    def __init__(self, component: Component, cfg: TrainConfig, batch_size: int,
-                 zero_weight_decay: bool = False):
+    def __init__(
+        self, component: Component, cfg: TrainConfig, batch_size: int, zero_weight_decay: bool = False
+    ):
         self.component = component
         self.batch_size = batch_size
         own = [g for g in component.param_groups if not g.shared]
@@ -75,8 +85,9 @@ class ComponentOptimizer(_Optimizer):
         if not groups:
             raise ValueError(f"component {component.name!r} has no trainable parameters of its own")
         self.params = [p for g in groups for p in g["params"]]
-        self.shared_params = [p for g in component.param_groups if g.shared
-                              for p in g.params if p.requires_grad]
+        self.shared_params = [
+            p for g in component.param_groups if g.shared for p in g.params if p.requires_grad
+        ]
         self.optimizer, self.scheduler = adamw_with_warmup(groups, cfg)
 
     @property
@@ -89,24 +100,32 @@ class ComponentOptimizer(_Optimizer):
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
             loss, metrics = self.component.loss(batch)
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"non-finite loss ({loss.item()}) in component {self.name!r} at epoch "
-                                     f"{epoch}; the run stops and its last checkpoint is kept untouched")
+            raise NonFiniteLossError(
+                f"non-finite loss ({loss.item()}) in component {self.name!r} at epoch "
+                f"{epoch}; the run stops and its last checkpoint is kept untouched"
+            )
         self.optimizer.zero_grad(set_to_none=True)
-        earlier = [p.grad for p in self.shared_params]   # this turn's gradient so far, set aside to clip ours
+        earlier = [p.grad for p in self.shared_params]  # this turn's gradient so far, set aside to clip ours
         for p in self.shared_params:
             p.grad = None
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params + self.shared_params, self.component.grad_clip)
         if not torch.isfinite(grad_norm):
-            raise NonFiniteLossError(f"non-finite gradient norm in component {self.name!r} at epoch {epoch}; "
-                                     f"the run stops and its last checkpoint is kept untouched")
+            raise NonFiniteLossError(
+                f"non-finite gradient norm in component {self.name!r} at epoch {epoch}; "
+                f"the run stops and its last checkpoint is kept untouched"
+            )
         self.optimizer.step()
         self.scheduler.step()
-        for p, g in zip(self.shared_params, earlier):
+        for p, g in zip(self.shared_params, earlier, strict=True):
             if g is not None:
                 p.grad = g if p.grad is None else p.grad.add_(g)
-        return {"loss": float(loss.detach()), **{k: float(v) for k, v in metrics.items()},
-                "grad_norm": float(grad_norm), "lr": self.scheduler.get_last_lr()[0]}
+        return {
+            "loss": float(loss.detach()),
+            **{k: float(v) for k, v in metrics.items()},
+            "grad_norm": float(grad_norm),
+            "lr": self.scheduler.get_last_lr()[0],
+        }
 
 
 class SharedGroupOptimizer(_Optimizer):
@@ -149,8 +168,10 @@ def shared_optimizers(components: list[Component], cfg: TrainConfig) -> list[Sha
     groups: dict[str, ParamGroup] = {}
     for g in (g for c in components for g in c.param_groups if g.shared):
         if groups.setdefault(g.shared, g) is not g:
-            raise ValueError(f"two different param groups are both named shared {g.shared!r}: list one "
-                             f"object in every component that trains it")
+            raise ValueError(
+                f"two different param groups are both named shared {g.shared!r}: list one "
+                f"object in every component that trains it"
+            )
     return [SharedGroupOptimizer(g, cfg) for g in groups.values()]
 
 
@@ -158,15 +179,19 @@ def load_optimizer_states(optimizers: list[_Optimizer], states: dict[str, dict])
     """Restore each optimizer from a checkpoint's ``optimizers`` entry, or say clearly why it cannot."""
     for opt in optimizers:
         if opt.name not in states:
-            raise ValueError(f"the checkpoint holds no optimizer state for {opt.name!r} (it has "
-                             f"{', '.join(states)}): it was written by a jedi-bench whose optimizers differ; "
-                             f"start the run in a new folder")
+            raise ValueError(
+                f"the checkpoint holds no optimizer state for {opt.name!r} (it has "
+                f"{', '.join(states)}): it was written by a jedi-bench whose optimizers differ; "
+                f"start the run in a new folder"
+            )
         try:
             opt.load_state_dict(states[opt.name])
         except ValueError as e:
-            raise ValueError(f"the checkpoint's optimizer state for {opt.name!r} does not fit its parameters "
-                             f"({e}): it was written by a jedi-bench whose optimizers differ; start the run "
-                             f"in a new folder") from None
+            raise ValueError(
+                f"the checkpoint's optimizer state for {opt.name!r} does not fit its parameters "
+                f"({e}): it was written by a jedi-bench whose optimizers differ; start the run "
+                f"in a new folder"
+            ) from None
 
 
 def mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]:

@@ -35,8 +35,19 @@ from jedi_bench.io import atomic_write_json, atomic_write_text
 from jedi_bench.train.checkpoint import CheckpointUnreadableError, previous_path, replace_with_copy
 from jedi_bench.train.speed import check_speed
 
-SCORES_KEYS = ("game", "method", "seed", "preset", "env_steps", "returns", "mean", "std", "episodes",
-               "wall_time_s", "device")
+SCORES_KEYS = (
+    "game",
+    "method",
+    "seed",
+    "preset",
+    "env_steps",
+    "returns",
+    "mean",
+    "std",
+    "episodes",
+    "wall_time_s",
+    "device",
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,14 @@ def check_run(cfg: RunConfig, run_dir: Path, device: torch.device) -> None:
     check_speed(cfg.speed, device)
 
 
-def train_run(cfg: RunConfig, run_dir: str | Path, device: torch.device, progress: bool = True,
-              notify: Callable[[str], None] = lambda message: None,
-              warn: Callable[[str], None] = warnings.warn) -> RunOutcome:
+def train_run(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    device: torch.device,
+    progress: bool = True,
+    notify: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = warnings.warn,
+) -> RunOutcome:
     """Train the run in ``run_dir`` to its end (resuming it if unfinished) and write its scores.
 
     ``notify`` hears what happens (a resume), ``warn`` what the caller should know (a damaged checkpoint
@@ -90,10 +106,19 @@ def train_run(cfg: RunConfig, run_dir: str | Path, device: torch.device, progres
         returns = trainer.final_evaluation()
     finally:
         trainer.close()
-    scores = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
-              "env_steps": trainer.env_steps, "returns": returns, "mean": float(np.mean(returns)),
-              "std": float(np.std(returns)), "episodes": len(returns), "wall_time_s": trainer.elapsed(),
-              "device": str(device)}
+    scores = {
+        "game": cfg.game,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "preset": cfg.preset,
+        "env_steps": trainer.env_steps,
+        "returns": returns,
+        "mean": float(np.mean(returns)),
+        "std": float(np.std(returns)),
+        "episodes": len(returns),
+        "wall_time_s": trainer.elapsed(),
+        "device": str(device),
+    }
     atomic_write_json(run_dir / "scores.json", scores)
     return RunOutcome(scores, finished_before=False)
 
@@ -109,33 +134,48 @@ def resume(trainer, run_dir: Path, warn: Callable[[str], None]) -> None:
         damaged = e
     previous = previous_path(last)
     if not previous.is_file():
-        raise ValueError(f"{damaged}. There is no earlier checkpoint ({previous.name}) to fall back to: if "
-                         f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
-                         f"another --out) to start the run afresh") from None
+        raise ValueError(
+            f"{damaged}. There is no earlier checkpoint ({previous.name}) to fall back to: if "
+            f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
+            f"another --out) to start the run afresh"
+        ) from None
     try:
         trainer.load(previous)
     except CheckpointUnreadableError as e:
-        raise ValueError(f"{damaged}. The checkpoint before it cannot be loaded either ({e.cause}): if "
-                         f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
-                         f"another --out) to start the run afresh") from None
+        raise ValueError(
+            f"{damaged}. The checkpoint before it cannot be loaded either ({e.cause}): if "
+            f"the run folder was copied, copy it again; otherwise delete {run_dir} (or pick "
+            f"another --out) to start the run afresh"
+        ) from None
     kept = last.with_name(last.name + ".damaged")
     replace_with_copy(kept, last)
     replace_with_copy(last, previous)
-    warn(f"{damaged}. Resuming from the checkpoint before it, {previous} (epoch {trainer.epoch}); the "
-         f"damaged file is kept as {kept}.")
+    warn(
+        f"{damaged}. Resuming from the checkpoint before it, {previous} (epoch {trainer.epoch}); the "
+        f"damaged file is kept as {kept}."
+    )
 
 
 def _run_info(cfg: RunConfig, device: torch.device) -> dict:
-    return {"seed": cfg.seed, "method": cfg.method, "game": cfg.game, "preset": cfg.preset,
-            "library_versions": runinfo.library_versions(), "device": runinfo.device_info(str(device)),
-            "command": sys.argv, "start_time": _now(), "resumes": []}
+    return {
+        "seed": cfg.seed,
+        "method": cfg.method,
+        "game": cfg.game,
+        "preset": cfg.preset,
+        "library_versions": runinfo.library_versions(),
+        "device": runinfo.device_info(str(device)),
+        "command": sys.argv,
+        "start_time": _now(),
+        "resumes": [],
+    }
 
 
 def _note_resume(run_dir: Path, device: torch.device) -> None:
     path = run_dir / "run_info.json"
     info = json.loads(path.read_text()) if path.exists() else {}
-    info.setdefault("resumes", []).append({"time": _now(), "device": runinfo.device_info(str(device)),
-                                           "command": sys.argv})
+    info.setdefault("resumes", []).append(
+        {"time": _now(), "device": runinfo.device_info(str(device)), "command": sys.argv}
+    )
     atomic_write_json(path, info)
 
 

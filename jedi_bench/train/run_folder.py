@@ -40,8 +40,10 @@ def load_run(run: str | Path, device: torch.device) -> tuple[RunConfig, Models, 
         raise FileNotFoundError(f"{run_dir} is not a run folder: {config_path} not found")
     checkpoint_path = last_checkpoint_path(run_dir)
     if not checkpoint_path.is_file():
-        raise FileNotFoundError(f"no checkpoint in {run_dir}: {checkpoint_path} not found; train the run "
-                                f"first (`jedi-bench train --out {run_dir} ...`)")
+        raise FileNotFoundError(
+            f"no checkpoint in {run_dir}: {checkpoint_path} not found; train the run "
+            f"first (`jedi-bench train --out {run_dir} ...`)"
+        )
     cfg = load_run_config(yaml.safe_load(config_path.read_text()))
     try:
         state = load_checkpoint(checkpoint_path)
@@ -58,17 +60,25 @@ def _damaged_checkpoint_advice(checkpoint_path: Path) -> str:
     previous = previous_path(checkpoint_path)
     advice = "If the run folder was copied, copy it again."
     if previous.is_file():
-        advice += (f" The checkpoint before it, {previous}, holds the agent one checkpoint earlier: an "
-                   f"unfinished run resumes from it with `jedi-bench train` and its settings; to use that "
-                   f"earlier agent here, copy it over {checkpoint_path.name}.")
+        advice += (
+            f" The checkpoint before it, {previous}, holds the agent one checkpoint earlier: an "
+            f"unfinished run resumes from it with `jedi-bench train` and its settings; to use that "
+            f"earlier agent here, copy it over {checkpoint_path.name}."
+        )
     return advice
 
 
 def evaluate_agent(cfg: RunConfig, agent, episodes: int, seed: int) -> list[float]:
     """``episodes`` test-mode episodes (epsilon 0, sampled actions) of the run's game."""
     torch.manual_seed(seed)
-    return play_episodes(env_factory(cfg, test_mode=True), agent, episodes, np.random.default_rng(seed),
-                         epsilon=0.0, max_steps=cfg.train.eval_max_agent_steps)
+    return play_episodes(
+        env_factory(cfg, test_mode=True),
+        agent,
+        episodes,
+        np.random.default_rng(seed),
+        epsilon=0.0,
+        max_steps=cfg.train.eval_max_agent_steps,
+    )
 
 
 def evaluate_run(run: str | Path, episodes: int, device: torch.device) -> tuple[dict, Path]:
@@ -78,11 +88,22 @@ def evaluate_run(run: str | Path, episodes: int, device: torch.device) -> tuple[
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     cfg, models, state = load_run(run, device)
     returns = evaluate_agent(cfg, models.agent(device, cfg.speed.bf16), episodes, cfg.seed + EVAL_SEED_OFFSET)
-    result = {"game": cfg.game, "method": cfg.method, "seed": cfg.seed, "preset": cfg.preset,
-              "epoch": int(state["counters"]["epoch"]), "env_steps": int(state["counters"]["env_steps"]),
-              "returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
-              "episodes": len(returns), "epsilon": 0.0, "test_mode": True,
-              "eval_max_agent_steps": cfg.train.eval_max_agent_steps, "device": str(device)}
+    result = {
+        "game": cfg.game,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "preset": cfg.preset,
+        "epoch": int(state["counters"]["epoch"]),
+        "env_steps": int(state["counters"]["env_steps"]),
+        "returns": returns,
+        "mean": float(np.mean(returns)),
+        "std": float(np.std(returns)),
+        "episodes": len(returns),
+        "epsilon": 0.0,
+        "test_mode": True,
+        "eval_max_agent_steps": cfg.train.eval_max_agent_steps,
+        "device": str(device),
+    }
     path = Path(run) / f"evaluation_{episodes}.json"
     atomic_write_json(path, result)
     return result, path

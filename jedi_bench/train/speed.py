@@ -36,8 +36,9 @@ def check_speed(speed: SpeedConfig, device: torch.device) -> None:
     check_speed_on(speed, device)
 
 
-def slow_bf16_warning(speed: SpeedConfig, device: torch.device,
-                      fix: str = "add --set speed.bf16=false to train in float32") -> str | None:
+def slow_bf16_warning(
+    speed: SpeedConfig, device: torch.device, fix: str = "add --set speed.bf16=false to train in float32"
+) -> str | None:
     """A warning, ending with ``fix``, when bf16 is asked for on a CPU that only emulates it.
 
     bf16 + channels_last make updates 2-4x faster on CPUs with AVX512-BF16 or AMX, but about 6x slower
@@ -46,8 +47,10 @@ def slow_bf16_warning(speed: SpeedConfig, device: torch.device,
     """
     if not speed.bf16 or device.type != "cpu" or cpu_has_native_bf16():
         return None
-    return ("speed.bf16 is on but this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 is emulated and "
-            f"updates run several times slower than in float32; {fix}")
+    return (
+        "speed.bf16 is on but this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 is emulated and "
+        f"updates run several times slower than in float32; {fix}"
+    )
 
 
 def autocast(speed: SpeedConfig, device: torch.device, cache_enabled: bool = True):
@@ -78,8 +81,13 @@ class GraphedSampler:
     cloned because the graph's output buffer is overwritten by the next replay.
     """
 
-    def __init__(self, sample_next: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], speed: SpeedConfig,
-                 device: torch.device, warmup: int = 3):
+    def __init__(
+        self,
+        sample_next: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        speed: SpeedConfig,
+        device: torch.device,
+        warmup: int = 3,
+    ):
         self.sample_next = sample_next
         self.speed = speed
         self.device = device
@@ -111,9 +119,11 @@ class GraphedSampler:
             with torch.cuda.graph(graph), torch.no_grad(), amp:
                 static_out = self.sample_next(static_ctx, static_act)
         except RuntimeError as e:
-            raise RuntimeError("sample_next cannot be captured in a CUDA graph: it must not synchronise with "
-                               "the host (no .item(), .tolist() or data-dependent Python branches on device "
-                               f"tensors); run without --cuda-graphs. Cause: {e}") from e
+            raise RuntimeError(
+                "sample_next cannot be captured in a CUDA graph: it must not synchronise with "
+                "the host (no .item(), .tolist() or data-dependent Python branches on device "
+                f"tensors); run without --cuda-graphs. Cause: {e}"
+            ) from e
         return graph, static_ctx, static_act, static_out
 
 
@@ -139,8 +149,9 @@ def eager_sampling(world_model: nn.Module):
         world_model.sample_next = graphed
 
 
-def apply_speed(modules: Iterable[nn.Module], world_model: nn.Module, speed: SpeedConfig,
-                device: torch.device) -> None:
+def apply_speed(
+    modules: Iterable[nn.Module], world_model: nn.Module, speed: SpeedConfig, device: torch.device
+) -> None:
     """All switches that change models, in the order they must be applied (layout, compile, graphs)."""
     check_speed(speed, device)
     prepare_modules(modules, speed)

@@ -24,9 +24,13 @@ def unmeasured(name: str) -> AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def epoch_turns(world_model: Sequence[ComponentOptimizer], actor_critic: ComponentOptimizer,
-                interleave: bool, world_model_updates: int,
-                actor_critic_updates: int) -> list[list[ComponentOptimizer]]:
+def epoch_turns(
+    world_model: Sequence[ComponentOptimizer],
+    actor_critic: ComponentOptimizer,
+    interleave: bool,
+    world_model_updates: int,
+    actor_critic_updates: int,
+) -> list[list[ComponentOptimizer]]:
     """The turns of an epoch: the world model's (one update of each component per turn when
     ``interleave``, as JEDI's components that share an encoder need; else DIAMOND's blocks of one
     component's updates), then the actor-critic's."""
@@ -37,9 +41,14 @@ def epoch_turns(world_model: Sequence[ComponentOptimizer], actor_critic: Compone
     return turns + [[actor_critic]] * actor_critic_updates
 
 
-def run_turn(turn: Sequence[ComponentOptimizer], shared: Sequence[SharedGroupOptimizer],
-             batch_for: Callable[[ComponentOptimizer], Batch], epoch: int, bf16: bool,
-             measure: Measure = unmeasured) -> dict[str, dict[str, float]]:
+def run_turn(
+    turn: Sequence[ComponentOptimizer],
+    shared: Sequence[SharedGroupOptimizer],
+    batch_for: Callable[[ComponentOptimizer], Batch],
+    epoch: int,
+    bf16: bool,
+    measure: Measure = unmeasured,
+) -> dict[str, dict[str, float]]:
     """One turn: an update of each component on ``batch_for(optimizer)``, then a step of each shared
     optimiser the turn left a gradient for. Returns each step's metrics under its optimiser's name."""
     rows: dict[str, dict[str, float]] = {}

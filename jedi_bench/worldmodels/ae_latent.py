@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import torch
 
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import AutoEncoder, reconstruction_loss
-from jedi_bench.worldmodels.reward_end import reward_end_component, reward_end_loss
-from jedi_bench.worldmodels.registry import register
 from jedi_bench.worldmodels.base import Component, ParamGroup
-from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
     LatentWorldModel,
     autoregressive_latent_loss,
@@ -25,6 +23,8 @@ from jedi_bench.worldmodels.latent_denoiser import (
     soft_clamp,
 )
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
+from jedi_bench.worldmodels.registry import register
+from jedi_bench.worldmodels.reward_end import reward_end_component, reward_end_loss
 
 
 @register("ae-latent")
@@ -50,10 +50,11 @@ class AELatentWorldModel(LatentWorldModel):
         return loss, {"loss": loss.item(), **latent_statistics(z.detach())}
 
     def denoiser_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        z = self.encode(batch.obs)                          # detached: the autoencoder is not trained here
+        z = self.encode(batch.obs)  # detached: the autoencoder is not trained here
         use_prediction = bool(torch.rand(()) < self.cfg.switch_prob)
-        return autoregressive_latent_loss(self.dynamics, z, z, batch.act, batch.mask,
-                                          self.cfg.extra_ar_targets, use_prediction)
+        return autoregressive_latent_loss(
+            self.dynamics, z, z, batch.act, batch.mask, self.cfg.extra_ar_targets, use_prediction
+        )
 
     def reward_end_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         return reward_end_loss(self.reward_end_model, self.encode, batch, self.cfg.rew_end_skip_padding)
@@ -61,10 +62,20 @@ class AELatentWorldModel(LatentWorldModel):
     def components(self) -> list[Component]:
         cfg = self.cfg
         return [
-            Component("autoencoder", [ParamGroup.of(self.autoencoder)], self.autoencoder_loss,
-                      segment_length=1, grad_clip=100.0),
-            Component("denoiser", [ParamGroup.of(self.dynamics)], self.denoiser_loss,
-                      segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
+            Component(
+                "autoencoder",
+                [ParamGroup.of(self.autoencoder)],
+                self.autoencoder_loss,
+                segment_length=1,
+                grad_clip=100.0,
+            ),
+            Component(
+                "denoiser",
+                [ParamGroup.of(self.dynamics)],
+                self.denoiser_loss,
+                segment_length=cfg.context + 1 + cfg.extra_ar_targets,
+                grad_clip=1.0,
+            ),
             reward_end_component(self.reward_end_model, self.reward_end_loss, cfg),
         ]
 
@@ -76,4 +87,3 @@ class AELatentWorldModel(LatentWorldModel):
     @property
     def renders_frames(self) -> bool:
         return True
-

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from jedi_bench.data.batch import Batch
 from jedi_bench.config.world_model import WorldModelConfig
+from jedi_bench.data.batch import Batch
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
 
@@ -28,8 +28,13 @@ DECAYED_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.LSTM, nn.LSTMCell)
 
 def decayed_parameters(module: nn.Module) -> set[int]:
     """Ids of the parameters of ``module`` that take weight decay: the weights of DECAYED_MODULES."""
-    return {id(p) for m in module.modules() if isinstance(m, DECAYED_MODULES)
-            for name, p in m.named_parameters(recurse=False) if name.startswith("weight")}
+    return {
+        id(p)
+        for m in module.modules()
+        if isinstance(m, DECAYED_MODULES)
+        for name, p in m.named_parameters(recurse=False)
+        if name.startswith("weight")
+    }
 
 
 @dataclass
@@ -51,16 +56,19 @@ class ParamGroup:
     shared: str = ""
 
     @classmethod
-    def of(cls, module: nn.Module, lr_scale: float = 1.0, weight_decay: float = 1e-2,
-           shared: str = "") -> ParamGroup:
+    def of(
+        cls, module: nn.Module, lr_scale: float = 1.0, weight_decay: float = 1e-2, shared: str = ""
+    ) -> ParamGroup:
         return cls(list(module.parameters()), lr_scale, weight_decay, decayed_parameters(module), shared)
 
     def optimizer_groups(self, lr: float) -> list[dict]:
         """The torch optimizer's param groups: the decayed parameters, then the others without decay."""
         decayed = [p for p in self.params if self.decayed is None or id(p) in self.decayed]
         others = [p for p in self.params if self.decayed is not None and id(p) not in self.decayed]
-        groups = [{"params": decayed, "lr": lr * self.lr_scale, "weight_decay": self.weight_decay},
-                  {"params": others, "lr": lr * self.lr_scale, "weight_decay": 0.0}]
+        groups = [
+            {"params": decayed, "lr": lr * self.lr_scale, "weight_decay": self.weight_decay},
+            {"params": others, "lr": lr * self.lr_scale, "weight_decay": 0.0},
+        ]
         return [g for g in groups if g["params"]]
 
 

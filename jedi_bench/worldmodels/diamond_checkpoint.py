@@ -30,14 +30,16 @@ def split_diamond_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, dic
     for key, value in state.items():
         for name, prefix in DIAMOND_PREFIXES.items():
             if key.startswith(prefix):
-                parts[name][key[len(prefix):]] = value
+                parts[name][key[len(prefix) :]] = value
                 break
         else:
             unknown.append(key)
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise ValueError(f"not a DIAMOND agent state_dict: {len(unknown)} key(s) outside "
-                         f"{sorted(DIAMOND_PREFIXES.values())}: {shown}")
+        raise ValueError(
+            f"not a DIAMOND agent state_dict: {len(unknown)} key(s) outside "
+            f"{sorted(DIAMOND_PREFIXES.values())}: {shown}"
+        )
     return parts
 
 
@@ -46,16 +48,22 @@ def check_fits(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) 
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    misshaped = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-                 for k in own if k in state and state[k].shape != own[k].shape]
-    problems = [f"{label}: {', '.join(keys[:5])}" + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-                for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshaped))
-                if keys]
+    misshaped = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    problems = [
+        f"{label}: {', '.join(keys[:5])}" + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshaped))
+        if keys
+    ]
     if problems:
         raise ValueError(f"DIAMOND {what} weights do not fit the suite's module: " + "; ".join(problems))
 
 
 def load_diamond_weights(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
-    """Load one sub-model's DIAMOND weights (from :func:`split_diamond_state_dict`) after checking they fit."""
+    """Load one sub-model's DIAMOND weights (from :func:`split_diamond_state_dict`) after checking
+    they fit."""
     check_fits(module, state, what)
     module.load_state_dict(dict(state), strict=True)

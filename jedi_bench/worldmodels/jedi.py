@@ -22,13 +22,11 @@ import copy
 
 import torch
 
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.autoencoder import Decoder, reconstruction_loss
 from jedi_bench.nets.encoder import Encoder
-from jedi_bench.worldmodels.reward_end import reward_end_component, reward_end_loss
-from jedi_bench.worldmodels.registry import register
 from jedi_bench.worldmodels.base import Component, ParamGroup
-from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.latent_denoiser import (
     LatentWorldModel,
     autoregressive_latent_loss,
@@ -38,6 +36,8 @@ from jedi_bench.worldmodels.latent_denoiser import (
     soft_clamp,
 )
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
+from jedi_bench.worldmodels.registry import register
+from jedi_bench.worldmodels.reward_end import reward_end_component, reward_end_loss
 
 
 @register("jedi")
@@ -49,15 +49,19 @@ class JediWorldModel(LatentWorldModel):
     def __init__(self, cfg: WorldModelConfig, num_actions: int):
         super().__init__(cfg, num_actions)
         self.ablation = cfg.ablation
-        if cfg.ablation == "deterministic_switch":   # a buffer, so that a resumed run keeps the alternation
+        if cfg.ablation == "deterministic_switch":  # a buffer, so that a resumed run keeps the alternation
             self.register_buffer("denoiser_updates", torch.zeros((), dtype=torch.long))
         self.clamp = None if cfg.ablation == "no_switch_no_clamp" else cfg.latent_clamp
         self.encoder = Encoder(cfg.encoder_channels)
         self.build_latent_heads(deterministic=cfg.ablation == "mse", clamp=self.clamp)
         # "decoder" ablation: a reconstruction head whose gradient reaches the encoder
-        self.decoder = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.ablation == "decoder" else None
+        self.decoder = (
+            Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.ablation == "decoder" else None
+        )
         # "ema" ablation: targets come from a slow copy of the encoder instead of the stop-gradient encoder
-        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False) if cfg.ablation == "ema" else None
+        self.target_encoder = (
+            copy.deepcopy(self.encoder).requires_grad_(False) if cfg.ablation == "ema" else None
+        )
         # probe decoder on detached latents, only to render imagined rollouts
         self.probe = Decoder(cfg.latent_channels, cfg.ae_decoder_channels) if cfg.probe_decoder else None
 
@@ -74,9 +78,9 @@ class JediWorldModel(LatentWorldModel):
     def _target_latents(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if self.target_encoder is None:
             return z.detach()
-        for p_t, p in zip(self.target_encoder.parameters(), self.encoder.parameters()):
+        for p_t, p in zip(self.target_encoder.parameters(), self.encoder.parameters(), strict=True):
             p_t.lerp_(p.detach(), 1 - self.cfg.ema_decay)
-        for b_t, b in zip(self.target_encoder.buffers(), self.encoder.buffers()):
+        for b_t, b in zip(self.target_encoder.buffers(), self.encoder.buffers(), strict=True):
             b_t.copy_(b)
         return soft_clamp(flat_encode(self.target_encoder, obs).float(), self.clamp)
 
@@ -85,12 +89,15 @@ class JediWorldModel(LatentWorldModel):
         target = self._target_latents(batch.obs, z)
         context = z.detach() if self.ablation == "no_denoise_grad" else z
         use_prediction = self.switch_to_prediction()
-        loss, metrics = autoregressive_latent_loss(self.dynamics, context, target, batch.act, batch.mask,
-                                                   self.cfg.extra_ar_targets, use_prediction)
+        loss, metrics = autoregressive_latent_loss(
+            self.dynamics, context, target, batch.act, batch.mask, self.cfg.extra_ar_targets, use_prediction
+        )
         metrics["switched_to_prediction"] = float(use_prediction)
         if self.decoder is not None:
             valid = batch.mask.flatten()
-            rec = reconstruction_loss(self.decoder, z.flatten(0, 1)[valid], batch.obs.flatten(0, 1)[valid]).mean()
+            rec = reconstruction_loss(
+                self.decoder, z.flatten(0, 1)[valid], batch.obs.flatten(0, 1)[valid]
+            ).mean()
             loss = loss + rec
             metrics.update(loss=loss.item(), reconstruction=rec.item())
         metrics.update(latent_statistics(z.detach()[batch.mask]))
@@ -128,13 +135,25 @@ class JediWorldModel(LatentWorldModel):
         if self.decoder is not None:
             denoiser_groups.append(ParamGroup.of(self.decoder))
         parts = [
-            Component("denoiser", [*denoiser_groups, encoder_group], self.denoiser_loss,
-                      segment_length=cfg.context + 1 + cfg.extra_ar_targets, grad_clip=1.0),
+            Component(
+                "denoiser",
+                [*denoiser_groups, encoder_group],
+                self.denoiser_loss,
+                segment_length=cfg.context + 1 + cfg.extra_ar_targets,
+                grad_clip=1.0,
+            ),
             reward_end_component(self.reward_end_model, self.reward_end_loss, cfg, shared=(encoder_group,)),
         ]
         if self.probe is not None:
-            parts.append(Component("probe_decoder", [ParamGroup.of(self.probe)], self.probe_loss,
-                                   segment_length=1, grad_clip=100.0))
+            parts.append(
+                Component(
+                    "probe_decoder",
+                    [ParamGroup.of(self.probe)],
+                    self.probe_loss,
+                    segment_length=1,
+                    grad_clip=100.0,
+                )
+            )
         return parts
 
     # -- imagination -------------------------------------------------------------------------------
@@ -151,5 +170,5 @@ class JediWorldModel(LatentWorldModel):
 
     def num_parameters(self) -> dict[str, int]:
         counts = super().num_parameters()
-        counts.pop("target_encoder", None)     # a copy, not trained
+        counts.pop("target_encoder", None)  # a copy, not trained
         return counts

@@ -12,14 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.diffusion.edm import denoise, denoising_loss, masked_mean
 from jedi_bench.diffusion.sampler import sample
-from jedi_bench.worldmodels.reward_end import RewardEndNet
 from jedi_bench.nets.unet import Denoiser
 from jedi_bench.worldmodels.base import RewardEndModel, WorldModel
 from jedi_bench.worldmodels.checks import check_context
-from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.worldmodels.pixels import pixels_to_uint8
+from jedi_bench.worldmodels.reward_end import RewardEndNet
 
 
 def soft_clamp(z: torch.Tensor, limit: float | None) -> torch.Tensor:
@@ -36,8 +36,15 @@ class LatentDynamics(nn.Module):
         self.cfg = cfg
         self.deterministic = deterministic
         self.clamp = clamp
-        self.net = Denoiser(cfg.latent_channels, cfg.context, num_actions, cfg.cond_channels,
-                            [cfg.latent_denoiser_channels], [cfg.latent_denoiser_depth], [False])
+        self.net = Denoiser(
+            cfg.latent_channels,
+            cfg.context,
+            num_actions,
+            cfg.cond_channels,
+            [cfg.latent_denoiser_channels],
+            [cfg.latent_denoiser_depth],
+            [False],
+        )
 
     def _raw(self, context: torch.Tensor, actions: torch.Tensor):
         scaled_context = context / self.cfg.diffusion.sigma_data
@@ -48,8 +55,9 @@ class LatentDynamics(nn.Module):
         blank = context.new_zeros(b, *context.shape[2:])
         return soft_clamp(self._raw(context, actions)(blank, context.new_zeros(b)).float(), self.clamp)
 
-    def training_loss(self, context: torch.Tensor, actions: torch.Tensor,
-                      target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(
+        self, context: torch.Tensor, actions: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample loss [B] for predicting ``target`` (always treated as a constant) and the model's
         clamped one-step prediction of it [B, C, H, W] (carrying gradient to the network)."""
         if self.deterministic:
@@ -65,12 +73,20 @@ class LatentDynamics(nn.Module):
         raw = self._raw(context, actions)
         dcfg = self.cfg.diffusion
         shape = (context.shape[0], *context.shape[2:])
-        return sample(lambda x, s: soft_clamp(denoise(raw, x, s, dcfg), self.clamp), shape, dcfg, context.device)
+        return sample(
+            lambda x, s: soft_clamp(denoise(raw, x, s, dcfg), self.clamp), shape, dcfg, context.device
+        )
 
 
-def autoregressive_latent_loss(dynamics: LatentDynamics, context_latents: torch.Tensor,
-                               target_latents: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                               extra_targets: int, use_prediction: bool) -> tuple[torch.Tensor, dict[str, float]]:
+def autoregressive_latent_loss(
+    dynamics: LatentDynamics,
+    context_latents: torch.Tensor,
+    target_latents: torch.Tensor,
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    extra_targets: int,
+    use_prediction: bool,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Denoising loss on ``1 + extra_targets`` successive next latents of each segment.
 
     context_latents [B, T, C, H, W] condition the model (they may carry gradient to an encoder);
@@ -86,7 +102,7 @@ def autoregressive_latent_loss(dynamics: LatentDynamics, context_latents: torch.
         loss, pred = dynamics.training_loss(seq[:, k:t], actions[:, k:t], target_latents[:, t])
         losses.append(masked_mean(loss, mask[:, t]))
         if use_prediction and k < extra_targets:
-            seq = torch.cat([seq[:, :t], pred.detach().to(seq.dtype)[:, None], seq[:, t + 1:]], dim=1)
+            seq = torch.cat([seq[:, :t], pred.detach().to(seq.dtype)[:, None], seq[:, t + 1 :]], dim=1)
     total = torch.stack(losses).mean()
     metrics = {f"loss_target{k}": v.item() for k, v in enumerate(losses)}
     return total, {"loss": total.item(), **metrics}
@@ -104,9 +120,13 @@ def latent_statistics(z: torch.Tensor, max_pairs: int = 256) -> dict[str, float]
     sub = z[:max_pairs]
     dist = torch.cdist(sub, sub)
     n = sub.shape[0]
-    return {"latent_std_mean": std.mean().item(), "latent_std_min": std.min().item(),
-            "latent_var": std.pow(2).mean().item(), "latent_pairwise_dist": (dist.sum() / (n * (n - 1))).item(),
-            "latent_abs_mean": z.abs().mean().item()}
+    return {
+        "latent_std_mean": std.mean().item(),
+        "latent_std_min": std.min().item(),
+        "latent_var": std.pow(2).mean().item(),
+        "latent_pairwise_dist": (dist.sum() / (n * (n - 1))).item(),
+        "latent_abs_mean": z.abs().mean().item(),
+    }
 
 
 def flat_encode(encoder: nn.Module, obs: torch.Tensor) -> torch.Tensor:
@@ -125,7 +145,6 @@ def latents_as_rgb(z: torch.Tensor, clamp: float) -> torch.Tensor:
     return pixels_to_uint8(rgb)
 
 
-
 class LatentWorldModel(WorldModel):
     """Base of the latent variants: the agent and the reward/termination model read clamped latents
     [latent_channels, 8, 8] made by ``encode``, and :class:`LatentDynamics` predicts the next one.
@@ -136,8 +155,15 @@ class LatentWorldModel(WorldModel):
     def build_latent_heads(self, deterministic: bool, clamp: float | None) -> None:
         cfg = self.cfg
         self.dynamics = LatentDynamics(cfg, self.num_actions, deterministic=deterministic, clamp=clamp)
-        self.reward_end_model = RewardEndNet(cfg.latent_channels, 8, self.num_actions, cfg.rew_end_channels,
-                                             cfg.rew_end_depth, cfg.rew_end_cond_channels, cfg.rew_end_lstm)
+        self.reward_end_model = RewardEndNet(
+            cfg.latent_channels,
+            8,
+            self.num_actions,
+            cfg.rew_end_channels,
+            cfg.rew_end_depth,
+            cfg.rew_end_cond_channels,
+            cfg.rew_end_lstm,
+        )
 
     @property
     def agent_input_shape(self) -> tuple[int, int, int]:

@@ -22,6 +22,7 @@ def register(name: str, config: type | None = None) -> Callable[[type[WorldModel
     """Register a variant under ``name``. ``config``: a dataclass of the variant's own hyperparameters
     (each with a default); runs carry it as ``world_model.variant``, ``--set world_model.variant.KEY=VALUE``
     sets it and the model reads it as ``cfg.variant``."""
+
     def deco(cls: type[WorldModel]) -> type[WorldModel]:
         if name in REGISTRY and REGISTRY[name] is not cls:
             raise ValueError(f"world model {name!r} is already registered")
@@ -37,8 +38,10 @@ def register(name: str, config: type | None = None) -> Callable[[type[WorldModel
 def check_method(name: str) -> str:
     _load_builtin()
     if name not in REGISTRY:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(REGISTRY))} (a variant "
-                         "of your own: name its module in JEDI_BENCH_PLUGINS, see docs/adding_a_variant.md)")
+        raise ValueError(
+            f"unknown method {name!r}; known methods: {', '.join(sorted(REGISTRY))} (a variant "
+            "of your own: name its module in JEDI_BENCH_PLUGINS, see docs/adding_a_variant.md)"
+        )
     return name
 
 
@@ -48,15 +51,17 @@ def typed_variant(method: str, section: object) -> object:
     check_method(method)
     expected = variant_config(method)
     if expected is None and section not in (None, {}):
-        raise ValueError(f"world_model.variant is set ({section!r}), but method {method!r} has no config "
-                         "section of its own: leave world_model.variant empty")
+        raise ValueError(
+            f"world_model.variant is set ({section!r}), but method {method!r} has no config "
+            "section of its own: leave world_model.variant empty"
+        )
     return section_from_dict(expected, section)
 
 
 def make_world_model(method: str, cfg: WorldModelConfig, num_actions: int) -> WorldModel:
     """Build ``method`` from ``cfg``; its own section reaches the constructor typed, as ``cfg.variant``."""
     section = typed_variant(method, cfg.variant)
-    if section is not cfg.variant:             # a copy, so that the caller's config is left as it was
+    if section is not cfg.variant:  # a copy, so that the caller's config is left as it was
         cfg = dataclasses.replace(cfg, variant=section)
     cfg.validate()
     return REGISTRY[method](cfg, num_actions)
@@ -76,5 +81,6 @@ def _load_builtin() -> None:
         try:
             importlib.import_module(module)
         except ImportError as e:
-            raise ValueError(f"JEDI_BENCH_PLUGINS names module {module!r}, which cannot be imported: {e}"
-                             ) from e
+            raise ValueError(
+                f"JEDI_BENCH_PLUGINS names module {module!r}, which cannot be imported: {e}"
+            ) from e

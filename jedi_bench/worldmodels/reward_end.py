@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jedi_bench.config.world_model import WorldModelConfig
 from jedi_bench.data.batch import Batch
 from jedi_bench.nets.blocks import Downsample, ResBlocks, conv3x3, init_lstm
 from jedi_bench.worldmodels.base import Component, LossFn, ParamGroup, RewardEndModel
-from jedi_bench.config.world_model import WorldModelConfig
 
 FINAL_SIZE = 8
 
@@ -39,7 +39,9 @@ class RewardEndEncoder(nn.Module):
                 downsamples.append(Downsample(c) if size > FINAL_SIZE else nn.Identity())
                 size = max(FINAL_SIZE, size // 2)
         if size != FINAL_SIZE:
-            raise ValueError(f"RewardEndNet: {len(channels)} levels cannot reduce the input to {FINAL_SIZE}x{FINAL_SIZE}")
+            raise ValueError(
+                f"RewardEndNet: {len(channels)} levels cannot reduce the input to {FINAL_SIZE}x{FINAL_SIZE}"
+            )
         blocks.append(ResBlocks([channels[-1]] * 2, [channels[-1]] * 2, cond_channels, True))
         downsamples.append(nn.Identity())
         self.blocks = nn.ModuleList(blocks)
@@ -47,14 +49,22 @@ class RewardEndEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         x = self.conv_in(x)
-        for blocks, down in zip(self.blocks, self.downsamples):
+        for blocks, down in zip(self.blocks, self.downsamples, strict=True):
             x, _ = blocks(down(x), cond)
         return x
 
 
 class RewardEndNet(RewardEndModel):
-    def __init__(self, in_channels: int, size: int, num_actions: int, channels: list[int], depth: int,
-                 cond_channels: int, lstm: int):
+    def __init__(
+        self,
+        in_channels: int,
+        size: int,
+        num_actions: int,
+        channels: list[int],
+        depth: int,
+        cond_channels: int,
+        lstm: int,
+    ):
         super().__init__()
         self.encoder = RewardEndEncoder(2 * in_channels, size, channels, depth, cond_channels)
         self.act_emb = nn.Embedding(num_actions, cond_channels)
@@ -78,15 +88,19 @@ class RewardEndPredictions:
     """The model's logits at every transition of a batch, flattened, with targets and the transitions
     that count (a real row whose next input is in the segment)."""
 
-    rew_logits: torch.Tensor    # [N, 3]
-    end_logits: torch.Tensor    # [N, 2]
-    rew_target: torch.Tensor    # [N] classes 0, 1, 2 for reward signs -1, 0, +1
-    end_target: torch.Tensor    # [N]
-    valid: torch.Tensor         # [N] bool
+    rew_logits: torch.Tensor  # [N, 3]
+    end_logits: torch.Tensor  # [N, 2]
+    rew_target: torch.Tensor  # [N] classes 0, 1, 2 for reward signs -1, 0, +1
+    end_target: torch.Tensor  # [N]
+    valid: torch.Tensor  # [N] bool
 
 
-def reward_end_predictions(model: RewardEndModel, inputs: Callable[[torch.Tensor], torch.Tensor], batch: Batch,
-                           skip_padding: bool = False) -> RewardEndPredictions:
+def reward_end_predictions(
+    model: RewardEndModel,
+    inputs: Callable[[torch.Tensor], torch.Tensor],
+    batch: Batch,
+    skip_padding: bool = False,
+) -> RewardEndPredictions:
     """Run the model along each segment of ``batch``, as its loss sees it.
 
     ``inputs`` maps observations [B, T', 3, 64, 64] to the model's input (pixels as they are, or
@@ -104,7 +118,7 @@ def reward_end_predictions(model: RewardEndModel, inputs: Callable[[torch.Tensor
     """
     b, t = batch.act.shape
     valid = batch.mask & ~batch.final
-    valid[:, -1] = False                                   # a segment's last row has no next input in it
+    valid[:, -1] = False  # a segment's last row has no next input in it
     rows = torch.arange(t, device=valid.device).expand(b, t)
     if skip_padding:
         rows = (rows + (~batch.mask).sum(1, keepdim=True)) % t
@@ -115,15 +129,23 @@ def reward_end_predictions(model: RewardEndModel, inputs: Callable[[torch.Tensor
     take = take[0], rows[:, :keep]
     aligned, valid = batch[take], valid[:, :keep]
     x = inputs(aligned.obs)
-    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)       # the last column's next is masked out
+    x_next = torch.cat([x[:, 1:], x[:, -1:]], dim=1)  # the last column's next is masked out
     rew_logits, end_logits, _ = model(x, aligned.act, x_next)
-    return RewardEndPredictions(rew_logits=rew_logits.flatten(0, 1).float(), end_logits=end_logits.flatten(0, 1).float(),
-                                rew_target=(aligned.rew.sign() + 1).long().flatten(),
-                                end_target=aligned.end.long().flatten(), valid=valid.flatten())
+    return RewardEndPredictions(
+        rew_logits=rew_logits.flatten(0, 1).float(),
+        end_logits=end_logits.flatten(0, 1).float(),
+        rew_target=(aligned.rew.sign() + 1).long().flatten(),
+        end_target=aligned.end.long().flatten(),
+        valid=valid.flatten(),
+    )
 
 
-def reward_end_loss(model: RewardEndModel, inputs: Callable[[torch.Tensor], torch.Tensor], batch: Batch,
-                    skip_padding: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+def reward_end_loss(
+    model: RewardEndModel,
+    inputs: Callable[[torch.Tensor], torch.Tensor],
+    batch: Batch,
+    skip_padding: bool = False,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy of the reward sign and of termination, averaged over the transitions that count
     (:func:`reward_end_predictions`); their sum is the loss, as in DIAMOND."""
     p = reward_end_predictions(model, inputs, batch, skip_padding)
@@ -135,13 +157,20 @@ def reward_end_loss(model: RewardEndModel, inputs: Callable[[torch.Tensor], torc
         rew_acc = ((p.rew_logits.argmax(-1) == p.rew_target).float() * m).sum() / n
         end_acc = ((p.end_logits.argmax(-1) == p.end_target).float() * m).sum() / n
     loss = ce_rew + ce_end
-    return loss, {"loss": loss.item(), "ce_reward": ce_rew.item(), "ce_end": ce_end.item(),
-                  "acc_reward": rew_acc.item(), "acc_end": end_acc.item()}
+    return loss, {
+        "loss": loss.item(),
+        "ce_reward": ce_rew.item(),
+        "ce_end": ce_end.item(),
+        "acc_reward": rew_acc.item(),
+        "acc_end": end_acc.item(),
+    }
 
 
-def reward_end_component(model: RewardEndModel, loss: LossFn, cfg: WorldModelConfig,
-                         shared: tuple[ParamGroup, ...] = ()) -> Component:
+def reward_end_component(
+    model: RewardEndModel, loss: LossFn, cfg: WorldModelConfig, shared: tuple[ParamGroup, ...] = ()
+) -> Component:
     """The reward/termination model as a trained component (every variant's, DIAMOND's settings), at
-    ``rew_end_lr_scale`` x the run's lr; ``shared`` adds parameter groups its loss also trains (JEDI's encoder)."""
+    ``rew_end_lr_scale`` x the run's lr; ``shared`` adds parameter groups its loss also trains (JEDI's
+    encoder)."""
     own = ParamGroup.of(model, lr_scale=cfg.rew_end_lr_scale)
     return Component("reward_end", [own, *shared], loss, segment_length=cfg.rew_end_seq_len, grad_clip=100.0)

@@ -30,8 +30,14 @@ def validate_run_config(cfg: RunConfig, device: Any = None) -> RunConfig:
     return cfg
 
 
-def resolve_run_config(method: str, game: str, seed: int, preset_name: str,
-                       overrides: list[str] | None = None, device: Any = None) -> RunConfig:
+def resolve_run_config(
+    method: str,
+    game: str,
+    seed: int,
+    preset_name: str,
+    overrides: list[str] | None = None,
+    device: Any = None,
+) -> RunConfig:
     """The config of a new run from a preset and ``--set`` overrides, checked by
     :func:`validate_run_config` (the method first, so that a plugin's section is known to the overrides)."""
     check_method(method)
@@ -43,7 +49,7 @@ def load_run_config(data: Mapping[str, Any], device: Any = None) -> RunConfig:
     only to train the run on it again: a run read back to be evaluated or watched runs without the
     switches its device cannot (:func:`jedi_bench.train.build.runnable_speed`)."""
     if isinstance(data, Mapping) and isinstance(data.get("method"), str):
-        check_method(data["method"])            # loads plugins, so that from_dict types their section
+        check_method(data["method"])  # loads plugins, so that from_dict types their section
     return validate_run_config(from_dict(data), device)
 
 
@@ -73,7 +79,8 @@ def compile_problem(device: Any) -> str | None:
         try:
             get_cpp_compiler()
         except Exception as e:  # noqa: BLE001 (torch's InvalidCxxCompiler and whatever the search raises)
-            return (f"it needs a C++ compiler for the CPU and finds none that runs ({type(e).__name__}); "
-                    "install g++, or name a compiler in the CXX environment variable")
+            return (
+                f"it needs a C++ compiler for the CPU and finds none that runs ({type(e).__name__}); "
+                "install g++, or name a compiler in the CXX environment variable"
+            )
     return None
-
