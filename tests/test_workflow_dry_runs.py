@@ -23,9 +23,10 @@ def test_default_config_is_the_full_benchmark_protocol():
     the preset that trains for the benchmark's 100k agent steps."""
     cfg = yaml.safe_load((CONFIGS / "default.yaml").read_text())
     assert tuple(cfg["games"]) == ATARI100K_GAMES
-    available_methods()                                      # loads the built-in world models
-    built_in = sorted(name for name, cls in REGISTRY.items()
-                      if cls.__module__.startswith("jedi_bench.worldmodels."))
+    available_methods()  # loads the built-in world models
+    built_in = sorted(
+        name for name, cls in REGISTRY.items() if cls.__module__.startswith("jedi_bench.worldmodels.")
+    )
     assert sorted(cfg["methods"]) == built_in
     runs_per_game = reference.published_methods().loc["DIAMOND", "runs_per_game"]
     assert len(set(cfg["seeds"])) == len(cfg["seeds"]) == runs_per_game
