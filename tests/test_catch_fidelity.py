@@ -28,6 +28,7 @@ def test_scripted_starts_replay_real_episodes():
         scripted_starts(2, context=GRID, seed=0)
 
 
+@pytest.mark.slow
 def test_a_perfect_model_imagines_the_real_returns_and_moves_the_paddle_right():
     oracle = make_world_model("catch-oracle", WorldModelConfig(), 3)
     result = catch_fidelity(oracle, episodes=48, seed=1)
@@ -59,6 +60,7 @@ class MissOnlyRewardEnd(CatchRewardEnd):
         )
 
 
+@pytest.mark.slow
 def test_a_reward_model_that_calls_every_catch_a_miss_is_caught_out():
     oracle = CatchOracle(WorldModelConfig(), 3)
     oracle.reward_end_model = MissOnlyRewardEnd()
@@ -75,6 +77,7 @@ class ActionBlindOracle(CatchOracle):
         return draw_frames(*_step(context[:, -1], torch.ones_like(actions[:, -1]))).to(context.dtype)
 
 
+@pytest.mark.slow
 def test_an_action_blind_model_is_caught_out():
     blind = ActionBlindOracle(WorldModelConfig(), 3)
     result = catch_fidelity(blind, episodes=48, seed=1)
@@ -106,6 +109,7 @@ class PaddleBlindEncoder(CatchOracle):
         return torch.cat([obs[..., :-8, :], torch.full_like(obs[..., -8:, :], -1.0)], dim=-2)
 
 
+@pytest.mark.slow
 def test_the_probes_see_what_the_agent_input_has_lost():
     result = catch_fidelity(PaddleBlindEncoder(WorldModelConfig(), 3), episodes=4, seed=0)
     assert 0.85 <= result["probe_ball"] < 1.0  # the ball is lost only on the blanked bottom row

@@ -49,6 +49,7 @@ def frame(env) -> int:
 # --- Atari: protocol settings -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_game_builds_with_minimal_action_set_and_64x64_rgb():
     assert set(MINIMAL_ACTIONS) == set(ATARI100K_GAMES)
     for game in ATARI100K_GAMES:

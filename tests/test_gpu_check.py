@@ -125,6 +125,7 @@ def test_run_hours_prefer_the_timed_run_then_the_faster_profile():
     assert "## Skipped" in text and "1.50x" in text
 
 
+@pytest.mark.slow
 def test_dry_run_writes_every_file(tmp_path, monkeypatch):
     """Every stage at smoke sizes on the CPU, one method to keep it short."""
     monkeypatch.setattr(gpu_check, "METHODS", ("jedi",))

@@ -26,6 +26,7 @@ def game():
     return GAME_OF_ACTIONS[num_actions(load_weights())]
 
 
+@pytest.mark.slow
 def test_imported_agent_is_a_run_that_evaluate_dream_and_aggregate_accept(
     tmp_path, weights_path, game, capsys
 ):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_evaluate import TINY
+from test_evaluate_and_dream import TINY
 
 from jedi_bench.commands import learning_check as lc
 from jedi_bench.commands.train import train
@@ -22,6 +22,7 @@ def catch_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_learning_check_writes_its_tables_and_compares_with_random(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(dlc, "PRESET", "smoke")
     # the oracle trains through the same loop with no world-model component at all
@@ -166,6 +167,7 @@ def test_confidence_interval_of_the_mean():
     assert high == pytest.approx(2 - low)
 
 
+@pytest.mark.slow
 def test_catch_fidelity_command_writes_its_json_and_refuses_other_games(catch_run, tmp_path, capsys):
     from jedi_bench.cli import main
 

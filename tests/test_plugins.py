@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_example_plugin_trains_through_the_cli(tmp_path):
     env = {**os.environ, "JEDI_BENCH_PLUGINS": "examples.jedi_full_lr", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "run"

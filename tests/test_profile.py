@@ -58,6 +58,7 @@ def _profile(tmp_path, method: str, *flags: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["jedi", "diamond", "ae-latent"])
 def test_profile_writes_complete_consistent_json(tmp_path, method):
     report = _profile(tmp_path, method)
@@ -132,6 +133,7 @@ def test_profile_writes_complete_consistent_json(tmp_path, method):
     assert report["projected_hours_atari100k"] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_profile_records_speed_switches(tmp_path):
     report = _profile(tmp_path, "jedi", "--bf16", "--channels-last")
     assert report["options"]["bf16"] and report["options"]["channels_last"]

@@ -73,6 +73,7 @@ def deterministic_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame if c in ("fps", "epoch_time_s", "train_time_s")])
 
 
+@pytest.mark.slow
 def test_run_folder_contents(finished_runs):
     run = finished_runs["jedi"]
     scores = json.loads((run / "scores.json").read_text())
@@ -105,6 +106,7 @@ def test_run_folder_contents(finished_runs):
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_the_whole_state(finished_runs):
     state = load_checkpoint(finished_runs["diamond"] / "checkpoints" / "last.pt")
     assert set(state["optimizers"]) == {"denoiser", "reward_end", "actor_critic"}
@@ -115,6 +117,7 @@ def test_checkpoint_holds_the_whole_state(finished_runs):
     assert state["replay"]["num_steps"] == 60
 
 
+@pytest.mark.slow
 def test_finished_run_is_left_alone(finished_runs, capsys):
     run = finished_runs["ae-latent"]
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
@@ -123,6 +126,7 @@ def test_finished_run_is_left_alone(finished_runs, capsys):
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_killed_run_resumes_to_the_same_result(method, finished_runs, tmp_path, monkeypatch):
     """An exception after epoch 3 (checkpoints every 2 epochs, so epoch 3 is lost) then a rerun of the same
@@ -157,6 +161,7 @@ def test_killed_run_resumes_to_the_same_result(method, finished_runs, tmp_path, 
     assert len(info["resumes"]) == 1
 
 
+@pytest.mark.slow
 def test_sigkill_after_the_first_checkpoint_resumes_exactly(finished_runs, tmp_path):
     run = tmp_path / "killed"
     command = [
@@ -240,6 +245,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypat
     assert counters(run)["epoch"] == 2 and not (run / "scores.json").exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_written_with_another_config_is_refused(finished_runs, tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -280,6 +286,7 @@ def test_components_sharing_an_encoder_take_turns(method, first_epoch, tmp_path,
     assert [name for epoch, name in order if epoch == 1] == first_epoch
 
 
+@pytest.mark.slow
 def test_a_run_started_before_a_config_key_was_added_still_resumes(finished_runs, tmp_path):
     """Both the run folder's config.yaml and its checkpoint may lack keys added since the run started."""
     run = tmp_path / "old"

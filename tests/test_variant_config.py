@@ -156,6 +156,7 @@ def test_a_section_must_be_a_dataclass_with_defaults():
         register("not-a-dataclass", config=dict)(type("NotRegistered", (JediWorldModel,), {}))
 
 
+@pytest.mark.slow
 def test_example_variant_trains_through_the_cli_with_its_section_set(tmp_path):
     env = {**os.environ, "JEDI_BENCH_PLUGINS": "examples.jedi_wider", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "run"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from test_imagination import FakeWorldModel, make_batch, never_ends
+from test_imagination_loop import FakeWorldModel, make_batch, never_ends
 
 from jedi_bench.agent.imagine import Imagination, imagine
 from jedi_bench.agent.world_model_env import SegmentStream, WorldModelEnv

@@ -60,6 +60,7 @@ def test_training_and_profile_share_the_build_and_turn_functions():
     assert loop.epoch_turns is profile_module.epoch_turns is turns.epoch_turns
 
 
+@pytest.mark.slow
 def test_a_training_epoch_and_a_profile_run_the_same_updates(tmp_path, calls):
     """One full update in training and in the profile: each component updated once, JEDI's encoder
     stepped once (the profile used to step it twice, with an optimiser per component)."""

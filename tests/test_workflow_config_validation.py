@@ -69,6 +69,7 @@ def dry_run(tmp_path: Path, env: dict | None = None, **changes) -> subprocess.Co
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_settings_fail_at_parse_time_naming_the_key(tmp_path, change, named):
     r = dry_run(tmp_path, **change)
     out = r.stdout + r.stderr
@@ -76,6 +77,7 @@ def test_bad_settings_fail_at_parse_time_naming_the_key(tmp_path, change, named)
     assert "Job stats" not in out
 
 
+@pytest.mark.slow
 def test_a_plugin_variant_and_its_section_pass_the_check(tmp_path):
     env = {**os.environ, "JEDI_BENCH_PLUGINS": "examples.jedi_wider", "PYTHONPATH": str(REPO)}
     r = dry_run(tmp_path, env=env, methods=["jedi-wider"], train_overrides=["world_model.variant.width=3"])
