@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 
+from jedi_bench import runinfo
 from jedi_bench.commands.train import train
 from jedi_bench.config.run import check_same_config, dump_yaml, resolve
 from jedi_bench.train import loop
@@ -88,6 +89,7 @@ def test_run_folder_contents(finished_runs):
         info
     )
     assert info["library_versions"]["torch"].startswith(torch.__version__.split("+")[0])
+    assert info["code"] == runinfo.code_version() and info["code"] != "unknown"  # tests run in the checkout
     train_csv = pd.read_csv(run / "metrics" / "train.csv")
     assert list(train_csv["epoch"]) == list(range(1, EPOCHS + 1))
     assert list(train_csv["env_steps"]) == [35, 45, 55, 60, 60]
@@ -158,7 +160,7 @@ def test_killed_run_resumes_to_the_same_result(method, finished_runs, tmp_path, 
     pd.testing.assert_frame_equal(ta, tb)
     pd.testing.assert_frame_equal(*(pd.read_csv(r / "metrics" / "eval.csv") for r in (reference, run)))
     info = json.loads((run / "run_info.json").read_text())
-    assert len(info["resumes"]) == 1
+    assert len(info["resumes"]) == 1 and info["resumes"][0]["code"] == info["code"]
 
 
 @pytest.mark.slow

@@ -27,16 +27,15 @@ Measure one method per process (the CPU peak RSS is the process's), all methods 
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from jedi_bench import runinfo
 from jedi_bench.compute.flops import FlopMeter, achieved, count_flops, matmul_peak
 from jedi_bench.compute.memory import baseline_memory_mb, peak_memory_mb
 from jedi_bench.compute.projection import ACTOR_CRITIC, projected_hours, update_counts
@@ -167,7 +166,7 @@ def profile(
         "projected_hours_atari100k": projected_hours(step_ms, policy.median_ms, full_schedule),
         "schedule_atari100k": dataclasses.asdict(update_counts(full_schedule)),
         "num_actions": NUM_ACTIONS,
-        "code": code_version(),
+        "code": runinfo.code_version(),
         "warmup": warmup,
         "optimizer": f"AdamW ({implementation(build.actor_critic_optimizer.optimizer)})",
     }
@@ -191,26 +190,6 @@ def full_update(build: AgentBuild, batch_size: int, dev: torch.device) -> Callab
             run_turn(turn, build.shared_optimizers, lambda opt: batches[opt.name], 1, build.bf16, measure)
 
     return update
-
-
-def code_version() -> str:
-    """The git commit of the measured code ("+dirty" when the working tree differs), or "unknown"."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "jedi_bench"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
 
 
 def _validated(

@@ -3,7 +3,8 @@
 Run folder layout::
 
     config.yaml           the resolved config (a resumed run must ask for the same one)
-    run_info.json         seed, method, game, preset, library versions, device, command line, start time
+    run_info.json         seed, method, game, preset, library versions, device, code commit, command
+                          line, start time, and the same for each resume
     metrics/train.jsonl   per-epoch losses and metrics (also train.csv), eval.csv for periodic tests
     tb/                   TensorBoard
     checkpoints/last.pt   everything needed to continue
@@ -164,6 +165,7 @@ def _run_info(cfg: RunConfig, device: torch.device) -> dict:
         "preset": cfg.preset,
         "library_versions": runinfo.library_versions(),
         "device": runinfo.device_info(str(device)),
+        "code": runinfo.code_version(),
         "command": sys.argv,
         "start_time": _now(),
         "resumes": [],
@@ -174,7 +176,12 @@ def _note_resume(run_dir: Path, device: torch.device) -> None:
     path = run_dir / "run_info.json"
     info = json.loads(path.read_text()) if path.exists() else {}
     info.setdefault("resumes", []).append(
-        {"time": _now(), "device": runinfo.device_info(str(device)), "command": sys.argv}
+        {
+            "time": _now(),
+            "device": runinfo.device_info(str(device)),
+            "code": runinfo.code_version(),
+            "command": sys.argv,
+        }
     )
     atomic_write_json(path, info)
 
