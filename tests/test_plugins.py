@@ -11,18 +11,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: a run of a few seconds (the smoke preset, shortened further)
+SHORT = [
+    "train.total_env_steps=200",
+    "train.initial_collect_steps=100",
+    "train.initial_collect_max=100",
+    "train.final_train_epochs=0",
+    "train.final_eval_episodes=1",
+    "train.test_episodes=0",
+]
+
+
 @pytest.mark.slow
 def test_example_plugin_trains_through_the_cli(tmp_path):
     env = {**os.environ, "JEDI_BENCH_PLUGINS": "examples.jedi_full_lr", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "run"
-    overrides = [
-        "train.total_env_steps=200",
-        "train.initial_collect_steps=100",
-        "train.initial_collect_max=100",
-        "train.final_train_epochs=0",
-        "train.final_eval_episodes=1",
-        "train.test_episodes=0",
-    ]
+    overrides = SHORT
     cmd = [
         sys.executable,
         "-m",

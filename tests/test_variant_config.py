@@ -18,6 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from test_plugins import SHORT  # noqa: E402  (a run of a few seconds)
+
 from examples.jedi_wider import JediWiderConfig  # noqa: E402  (importing it registers jedi-wider)
 from jedi_bench.config import register_variant_config, variant_config  # noqa: E402
 from jedi_bench.config.run import dump_yaml, from_dict, resolve, stored_config_differences  # noqa: E402
@@ -29,16 +31,6 @@ from jedi_bench.worldmodels import (  # noqa: E402
     validate_run_config,
 )
 from jedi_bench.worldmodels.jedi import JediWorldModel  # noqa: E402
-
-#: a run of a few seconds (the smoke preset, shortened further)
-SHORT = [
-    "train.total_env_steps=200",
-    "train.initial_collect_steps=100",
-    "train.initial_collect_max=100",
-    "train.final_train_epochs=0",
-    "train.final_eval_episodes=1",
-    "train.test_episodes=0",
-]
 
 
 def stored(cfg) -> dict:
