@@ -6,38 +6,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-SMOKE = REPO / "workflows" / "config" / "smoke.yaml"
+from workflow_run import REPO, snakemake, write_config
 
 
 def dry_run(tmp_path: Path, env: dict | None = None, **changes) -> subprocess.CompletedProcess:
-    cfg = yaml.safe_load(SMOKE.read_text())
-    cfg.update(changes)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "all",
-        "learning_check",
-        "-n",
-        "--cores",
-        "2",
-        "--configfile",
-        str(tmp_path / "c.yaml"),
-    ]
-    return subprocess.run(
-        cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    cfg = write_config(tmp_path / "c.yaml", **changes)
+    return snakemake(
+        tmp_path, "all", "learning_check", "-n", "--cores", "2", "--configfile", str(cfg), env=env
     )
 
 
