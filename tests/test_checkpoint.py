@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_run
 
 from jedi_bench.commands.train import train
 from jedi_bench.config.run import dump_yaml, resolve
@@ -175,26 +176,20 @@ def test_each_save_keeps_the_checkpoint_it_replaces(tmp_path):
     assert ckpt.load_checkpoint(tmp_path / "previous.pt")["counters"]["epoch"] == 2
 
 
-TINY = [
-    "train.total_env_steps=40",
-    "train.initial_collect_steps=20",
-    "train.initial_collect_max=30",
-    "train.initial_collect_chunk=5",
-    "train.initial_collect_min_rewards=2",
-    "train.collect_steps_per_epoch=10",
-    "train.world_model_updates=1",
-    "train.actor_critic_updates=1",
-    "train.first_epoch_world_model_updates=1",
-    "train.first_epoch_actor_critic_updates=1",
-    "train.final_train_epochs=1",
-    "train.batch_size=2",
-    "agent.batch_size=2",
-    "agent.horizon=2",
-    "train.test_every_epochs=9",
-    "train.final_eval_episodes=2",
-    "train.eval_max_agent_steps=10",
-    "world_model.rew_end_seq_len=6",
-]
+TINY = tiny_run(
+    {
+        "train.total_env_steps": 40,
+        "train.initial_collect_steps": 20,
+        "train.initial_collect_max": 30,
+        "train.initial_collect_chunk": 5,
+        "train.initial_collect_min_rewards": 2,
+        "train.collect_steps_per_epoch": 10,
+        "train.final_train_epochs": 1,
+        "train.test_every_epochs": 9,
+        "train.final_eval_episodes": 2,
+        "train.eval_max_agent_steps": 10,
+    }
+)
 
 
 def damaged_run(tmp_path, previous: bytes | None):

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_run
 
 from jedi_bench.commands.dream import dream
 from jedi_bench.commands.evaluate import evaluate_run
@@ -17,24 +18,18 @@ from jedi_bench.envs import make_env
 from jedi_bench.train import collect, loop
 from jedi_bench.train.collect import play_episodes
 
-TINY = [
-    "train.total_env_steps=20",
-    "train.initial_collect_steps=14",
-    "train.initial_collect_max=20",
-    "train.initial_collect_min_rewards=0",
-    "train.collect_steps_per_epoch=6",
-    "train.world_model_updates=1",
-    "train.actor_critic_updates=1",
-    "train.first_epoch_world_model_updates=1",
-    "train.first_epoch_actor_critic_updates=1",
-    "train.final_train_epochs=0",
-    "train.batch_size=2",
-    "agent.batch_size=2",
-    "agent.horizon=2",
-    "train.test_episodes=0",
-    "train.final_eval_episodes=2",
-    "world_model.rew_end_seq_len=6",
-]
+TINY = tiny_run(
+    {
+        "train.total_env_steps": 20,
+        "train.initial_collect_steps": 14,
+        "train.initial_collect_max": 20,
+        "train.initial_collect_min_rewards": 0,
+        "train.collect_steps_per_epoch": 6,
+        "train.final_train_epochs": 0,
+        "train.test_episodes": 0,
+        "train.final_eval_episodes": 2,
+    }
+)
 
 
 @pytest.fixture(scope="module")

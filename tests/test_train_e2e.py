@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from tiny_runs import tiny_run
 
 from jedi_bench import runinfo
 from jedi_bench.commands.train import train
@@ -28,27 +29,21 @@ from jedi_bench.train.run import SCORES_KEYS
 METHODS = ["jedi", "diamond", "ae-latent"]
 # 5 epochs: the initial collection (30 steps, 4 Catch rewards, extended by 5 steps to the 5th reward),
 # 10 steps, 10 steps, the last 5 steps of the budget, one training-only epoch.
-TINY = [
-    "train.total_env_steps=60",
-    "train.initial_collect_steps=30",
-    "train.initial_collect_max=40",
-    "train.initial_collect_chunk=5",
-    "train.initial_collect_min_rewards=5",
-    "train.collect_steps_per_epoch=10",
-    "train.world_model_updates=1",
-    "train.actor_critic_updates=1",
-    "train.first_epoch_world_model_updates=1",
-    "train.first_epoch_actor_critic_updates=1",
-    "train.final_train_epochs=1",
-    "train.batch_size=2",
-    "agent.batch_size=2",
-    "agent.horizon=2",
-    "train.test_every_epochs=2",
-    "train.test_episodes=1",
-    "train.final_eval_episodes=3",
-    "train.eval_max_agent_steps=10",
-    "world_model.rew_end_seq_len=6",
-]
+TINY = tiny_run(
+    {
+        "train.total_env_steps": 60,
+        "train.initial_collect_steps": 30,
+        "train.initial_collect_max": 40,
+        "train.initial_collect_chunk": 5,
+        "train.initial_collect_min_rewards": 5,
+        "train.collect_steps_per_epoch": 10,
+        "train.final_train_epochs": 1,
+        "train.test_every_epochs": 2,
+        "train.test_episodes": 1,
+        "train.final_eval_episodes": 3,
+        "train.eval_max_agent_steps": 10,
+    }
+)
 EPOCHS = 5
 
 
