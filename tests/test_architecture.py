@@ -16,6 +16,7 @@ LAYERS = {
     "__init__": 0,
     "config": 0,
     "io": 0,
+    "locks": 0,
     "runinfo": 0,
     "reference": 1,
     "data": 1,

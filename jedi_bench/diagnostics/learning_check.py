@@ -4,7 +4,9 @@ Each method is trained with the ``catch`` preset on the built-in Catch game (run
 ``OUT/runs/<method>``, resumable like any run), its final agent plays ``episodes`` test episodes, and a
 uniformly random policy plays as many. A method passes when the lower end of its 95% confidence
 interval lies above the upper end of the random policy's. Results go to ``OUT/learning_check.csv``,
-``.json`` and ``.md``; a check of some methods updates their rows there and keeps the others'.
+``.json`` and ``.md``; a check of some methods updates their rows there and keeps the others', so
+checks of different methods can run side by side into one ``OUT`` (a run folder being trained by one
+process is refused to any other).
 
 The method ``catch-oracle`` (:mod:`jedi_bench.diagnostics.catch_oracle`, registered by importing this
 module) trains the same agent inside Catch's exact rules: its row is what the agent reaches with a
@@ -36,6 +38,7 @@ import torch
 
 from jedi_bench.diagnostics import catch_oracle  # noqa: F401  (registers the "catch-oracle" method)
 from jedi_bench.io import atomic_write_json, atomic_write_text
+from jedi_bench.locks import locked
 
 GAME = "Catch"
 PRESET = "catch"
@@ -206,7 +209,8 @@ def run_learning_check(
     warn: Callable[[str], None] = warnings.warn,
 ) -> LearningCheckResult:
     """Check ``methods`` and add their rows to ``out_dir``'s table (rows of other methods checked there
-    before are kept; the table is written after each method).
+    before are kept; the table is written after each method, merged with what other checks of other
+    methods running at the same time have written).
 
     ``overrides`` (``KEY=VALUE`` of a config section) change the ``catch`` preset of every run checked
     now; each row records them. Unknown methods, bad overrides, a run folder made with another config and
@@ -243,9 +247,11 @@ def run_learning_check(
             margin=row["mean_return"] - rand_mean,
             beats_random=bool(row["ci95_low"] > rand_high),
         )
-        table[method] = {key: row[key] for key in COLUMNS}
-        checked.append(table[method])
-        write_results(out_dir, list(table.values()), rand, seed)
+        checked.append({key: row[key] for key in COLUMNS})
+        with locked(out_dir / "learning_check.lock"):  # checks of other methods may write here too
+            table = {r["method"]: r for r in earlier_rows(out_dir, seed, episodes)}
+            table[method] = checked[-1]
+            write_results(out_dir, list(table.values()), rand, seed)
     return LearningCheckResult(rows=list(table.values()), checked=checked)
 
 

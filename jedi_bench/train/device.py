@@ -16,7 +16,6 @@ several runs on one GPU. An explicit ``cuda:N`` never takes a slot.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from jedi_bench.locks import try_lock
 
 #: the wait for a slot is reported as a warning (on stderr when logging is not configured)
 log = logging.getLogger(__name__)
@@ -91,17 +92,8 @@ def try_acquire(device_count: int, per_gpu: int, directory: Path) -> GpuSlot | N
         raise ValueError(f"no CUDA device to allocate (device count {device_count})")
     directory.mkdir(parents=True, exist_ok=True)
     for index, slot, path in slot_paths(directory, device_count, per_gpu):
-        handle = open(path, "a+")  # noqa: SIM115  (held open for as long as the slot is)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
-        return GpuSlot(index, slot, path, handle)
+        if (handle := try_lock(path)) is not None:
+            return GpuSlot(index, slot, path, handle)
     return None
 
 

@@ -11,6 +11,7 @@ Run folder layout::
     checkpoints/previous.pt   the checkpoint before it (the fallback when last.pt is damaged)
     replay/               the replay buffer
     scores.json           written last, atomically: its presence means the run is finished
+    train.lock            locked while a process trains the folder: a second one is refused
 
 Determinism: on CPU, the same seed with the same number of torch threads gives the same scores, and a
 run killed at any moment and resumed ends exactly like an uninterrupted one (every RNG, the replay and
@@ -26,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ import torch
 from jedi_bench import runinfo
 from jedi_bench.config.run import RunConfig, check_same_config, dump_yaml
 from jedi_bench.io import atomic_write_json, atomic_write_text
+from jedi_bench.locks import held_by, try_lock
 from jedi_bench.train.checkpoint import CheckpointUnreadableError, previous_path, replace_with_copy
 from jedi_bench.train.speed import check_speed
 
@@ -49,6 +52,13 @@ SCORES_KEYS = (
     "wall_time_s",
     "device",
 )
+
+
+LOCK_FILE = "train.lock"
+
+
+class RunInUseError(ValueError):
+    """Another process is training the run folder (two would interleave its checkpoints and replay)."""
 
 
 @dataclass(frozen=True)
@@ -83,14 +93,48 @@ def train_run(
     replaced by the one before it). A non-finite loss raises :class:`NonFiniteLossError` with the last
     checkpoint kept untouched.
     """
-    from jedi_bench.train.logger import RunLogger
-    from jedi_bench.train.loop import Trainer
-
     run_dir = Path(run_dir)
     check_run(cfg, run_dir, device)
     if (run_dir / "scores.json").exists():
         return RunOutcome(json.loads((run_dir / "scores.json").read_text()), finished_before=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_run(run_dir, warn)
+    try:
+        return _train_locked(cfg, run_dir, device, progress, notify, warn)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _lock_run(run_dir: Path, warn: Callable[[str], None]) -> TextIO | None:
+    """The run folder's lock, now held by this process; refused when another process holds it."""
+    path = run_dir / LOCK_FILE
+    try:
+        lock = try_lock(path)
+    except OSError as e:
+        warn(f"cannot lock {path} ({e}): nothing stops a second process from training {run_dir} at once")
+        return None
+    if lock is None:
+        raise RunInUseError(
+            f"{run_dir} is being trained by {held_by(path)}. Wait for that process to end, or stop it "
+            f"and run this again: the run resumes from its last checkpoint"
+        )
+    return lock
+
+
+def _train_locked(
+    cfg: RunConfig,
+    run_dir: Path,
+    device: torch.device,
+    progress: bool,
+    notify: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> RunOutcome:
+    from jedi_bench.train.logger import RunLogger
+    from jedi_bench.train.loop import Trainer
+
+    if (run_dir / "scores.json").exists():  # finished by the process that held the lock before
+        return RunOutcome(json.loads((run_dir / "scores.json").read_text()), finished_before=True)
     trainer = Trainer(cfg, run_dir, device, progress=progress)
     resuming = trainer.checkpoint_path.exists()
     if resuming:
