@@ -10,25 +10,12 @@ import subprocess
 import sys
 import textwrap
 
-from tiny_runs import tiny_run
+from test_evaluate_and_dream import TINY
 
 from jedi_bench.cli import main
 from jedi_bench.diagnostics import learning_check as dlc
 from jedi_bench.locks import locked, try_lock
 from jedi_bench.train.run import LOCK_FILE
-
-TINY = tiny_run(
-    {
-        "train.total_env_steps": 20,
-        "train.initial_collect_steps": 14,
-        "train.initial_collect_max": 20,
-        "train.initial_collect_min_rewards": 0,
-        "train.collect_steps_per_epoch": 6,
-        "train.final_train_epochs": 0,
-        "train.test_episodes": 0,
-        "train.final_eval_episodes": 1,
-    }
-)
 
 
 def train_args(run) -> list[str]:
