@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_analysis import profile_json
 
 from jedi_bench import reference
 from jedi_bench.cli import main
@@ -40,34 +41,6 @@ SCORES = {
     ("diamond", "Pong"): (-20.0, -18.0),
     ("diamond", "Boxing"): (80.0, 90.0),
 }
-
-
-def _profile(method, update_ms, frames_per_s, memory_mb):
-    return {
-        "method": method,
-        "device": {"device": "cpu", "device_name": "test-cpu"},
-        "versions": {},
-        "options": {
-            "batch_size": 32,
-            "bf16": False,
-            "channels_last": False,
-            "compile": False,
-            "cuda_graphs": False,
-            "preset": "smoke",
-            "repeats": 2,
-        },
-        "parameters": {"denoiser": 10, "total": 20},
-        "timings_ms": {
-            "denoiser_step": 1.0,
-            "reward_end_step": 1.0,
-            "actor_critic_step": 1.0,
-            "full_update": update_ms,
-        },
-        "sampling": {"frames_per_s": frames_per_s, "ms_per_step": 1.0},
-        "peak_memory_mb": memory_mb,
-        "peak_memory_kind": "cpu_peak_rss",
-        "projected_hours_atari100k": 2.0,
-    }
 
 
 def make_runs(tmp_path):
@@ -106,7 +79,7 @@ def make_runs(tmp_path):
     compute = []
     for method, args in {"diamond": (300.0, 1000.0, 800.0), "jedi": (100.0, 4000.0, 400.0)}.items():
         path = tmp_path / f"{method}.json"
-        path.write_text(json.dumps(_profile(method, *args)))
+        path.write_text(json.dumps(profile_json(method, *args)))
         compute.append(str(path))
     return root, compute
 

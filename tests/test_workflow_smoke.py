@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+from test_report import FIGURES
 from workflow_run import snakemake, write_config
 
 TINY_OVERRIDES = [
@@ -30,15 +31,6 @@ SUITE_TABLES = (
     "learning_curves",
     "sample_efficiency",
     "efficiency",
-)
-SUITE_FIGURES = (
-    "aggregate_metrics",
-    "performance_profiles",
-    "probability_of_improvement",
-    "per_game_hns",
-    "learning_curves",
-    "sample_efficiency",
-    "compute",
 )
 
 
@@ -68,13 +60,13 @@ def test_smoke_workflow_end_to_end(tmp_path):
     for name in SUITE_TABLES:
         for ext in ("csv", "md", "tex"):
             assert (out / "tables" / f"{name}.{ext}").is_file(), f"missing table {name}.{ext}"
-    for name in SUITE_FIGURES:
+    for name in FIGURES:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0, f"missing figure {name}.{ext}"
     report_md = (out / "report.md").read_text()
     assert "Results of the suite's runs" in report_md
     linked = re.findall(r"\]\(((?:tables|figures)/[^)]+)\)", report_md)
-    assert len(linked) >= 3 * len(SUITE_TABLES) + 2 * len(SUITE_FIGURES)
+    assert len(linked) >= 3 * len(SUITE_TABLES) + 2 * len(FIGURES)
     assert all((out / path).is_file() for path in linked), [p for p in linked if not (out / p).is_file()]
     assert (work / "results/published/report.md").is_file()
     for method in ("jedi", "diamond"):
