@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import workflow_run
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
@@ -56,19 +57,7 @@ def why_skip() -> str | None:
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(
-        cmd, check=False, cwd=workdir, capture_output=True, text=True, env=ENV, timeout=timeout
-    )
+    return workflow_run.snakemake(workdir, *args, env=ENV, timeout=timeout)
 
 
 def squeue(*args: str) -> list[list[str]]:
@@ -179,17 +168,7 @@ def test_killed_snakemake_and_cancelled_job_resume_to_the_same_scores(finished, 
     work = tmp_path / "work"
     work.mkdir()
     log = (tmp_path / "first.log").open("w")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "runs",
-        *SLURM_ARGS,
-    ]
+    cmd = workflow_run.snakemake_command(work, "runs", *SLURM_ARGS)
     first = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     try:
         job = kill_snakemake_while_training(first, work / RUN, tmp_path / "first.log")

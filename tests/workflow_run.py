@@ -19,23 +19,25 @@ CONFIGS = REPO / "workflows" / "config"
 PROFILES = REPO / "workflows" / "profiles"
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command line of Snakemake on the repository's Snakefile in ``workdir``; targets go before the
+    options (``--configfile`` takes every word after it)."""
+    snakefile = ["--snakefile", str(SNAKEFILE), "--directory", str(workdir)]
+    return [sys.executable, "-m", "snakemake", *snakefile, *args]
+
+
 def snakemake(
     workdir: Path, *args: str, env: dict | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess:
-    """Run Snakemake on the repository's Snakefile in ``workdir``; targets go before the options
-    (``--configfile`` takes every word after it)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
+    """Run :func:`snakemake_command` to its end, its output captured."""
     return subprocess.run(
-        cmd, check=False, cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout
+        snakemake_command(workdir, *args),
+        check=False,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
