@@ -25,6 +25,7 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -93,17 +94,54 @@ def train_run(
     replaced by the one before it). A non-finite loss raises :class:`NonFiniteLossError` with the last
     checkpoint kept untouched.
     """
+    from jedi_bench.train.logger import RunLogger
+    from jedi_bench.train.loop import Trainer
+
     run_dir = Path(run_dir)
     check_run(cfg, run_dir, device)
-    if (run_dir / "scores.json").exists():
-        return RunOutcome(json.loads((run_dir / "scores.json").read_text()), finished_before=True)
+    if finished := _finished(run_dir):
+        return finished
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = _lock_run(run_dir, warn)
-    try:
-        return _train_locked(cfg, run_dir, device, progress, notify, warn)
-    finally:
-        if lock is not None:
-            lock.close()
+    with _lock_run(run_dir, warn) or nullcontext():
+        if finished := _finished(run_dir):  # by the process that held the lock before
+            return finished
+        trainer = Trainer(cfg, run_dir, device, progress=progress)
+        resuming = trainer.checkpoint_path.exists()
+        if resuming:
+            resume(trainer, run_dir, warn)
+            _note_resume(run_dir, device)
+            notify(f"resuming {run_dir} at epoch {trainer.epoch}, {trainer.env_steps} env steps")
+        else:
+            trainer.start_fresh()
+            atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+            atomic_write_json(run_dir / "run_info.json", _run_info(cfg, device))
+        logger = RunLogger(run_dir, resume_epoch=trainer.epoch if resuming else None)
+        try:
+            trainer.run(logger)
+            returns = trainer.final_evaluation()
+        finally:
+            trainer.close()
+        scores = {
+            "game": cfg.game,
+            "method": cfg.method,
+            "seed": cfg.seed,
+            "preset": cfg.preset,
+            "env_steps": trainer.env_steps,
+            "returns": returns,
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "episodes": len(returns),
+            "wall_time_s": trainer.elapsed(),
+            "device": str(device),
+        }
+        atomic_write_json(run_dir / "scores.json", scores)
+        return RunOutcome(scores, finished_before=False)
+
+
+def _finished(run_dir: Path) -> RunOutcome | None:
+    """The scores of a finished run folder, else None."""
+    path = run_dir / "scores.json"
+    return RunOutcome(json.loads(path.read_text()), finished_before=True) if path.exists() else None
 
 
 def _lock_run(run_dir: Path, warn: Callable[[str], None]) -> TextIO | None:
@@ -120,52 +158,6 @@ def _lock_run(run_dir: Path, warn: Callable[[str], None]) -> TextIO | None:
             f"and run this again: the run resumes from its last checkpoint"
         )
     return lock
-
-
-def _train_locked(
-    cfg: RunConfig,
-    run_dir: Path,
-    device: torch.device,
-    progress: bool,
-    notify: Callable[[str], None],
-    warn: Callable[[str], None],
-) -> RunOutcome:
-    from jedi_bench.train.logger import RunLogger
-    from jedi_bench.train.loop import Trainer
-
-    if (run_dir / "scores.json").exists():  # finished by the process that held the lock before
-        return RunOutcome(json.loads((run_dir / "scores.json").read_text()), finished_before=True)
-    trainer = Trainer(cfg, run_dir, device, progress=progress)
-    resuming = trainer.checkpoint_path.exists()
-    if resuming:
-        resume(trainer, run_dir, warn)
-        _note_resume(run_dir, device)
-        notify(f"resuming {run_dir} at epoch {trainer.epoch}, {trainer.env_steps} env steps")
-    else:
-        trainer.start_fresh()
-        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-        atomic_write_json(run_dir / "run_info.json", _run_info(cfg, device))
-    logger = RunLogger(run_dir, resume_epoch=trainer.epoch if resuming else None)
-    try:
-        trainer.run(logger)
-        returns = trainer.final_evaluation()
-    finally:
-        trainer.close()
-    scores = {
-        "game": cfg.game,
-        "method": cfg.method,
-        "seed": cfg.seed,
-        "preset": cfg.preset,
-        "env_steps": trainer.env_steps,
-        "returns": returns,
-        "mean": float(np.mean(returns)),
-        "std": float(np.std(returns)),
-        "episodes": len(returns),
-        "wall_time_s": trainer.elapsed(),
-        "device": str(device),
-    }
-    atomic_write_json(run_dir / "scores.json", scores)
-    return RunOutcome(scores, finished_before=False)
 
 
 def resume(trainer, run_dir: Path, warn: Callable[[str], None]) -> None:
